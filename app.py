@@ -1,0 +1,25 @@
+"""Transformer Architecture Lab: entry point.
+
+Run with ``streamlit run app.py``. Each lesson page is one script in ``pages/``;
+this file only wires the navigation and the shared page config.
+"""
+
+import streamlit as st
+
+st.set_page_config(
+    page_title="Transformer Architecture Lab",
+    page_icon=":material/account_tree:",
+    layout="wide",
+)
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
+    st.Page(
+        "pages/architecture.py",
+        title="Architecture",
+        icon=":material/account_tree:",
+        url_path="architecture",
+    ),
+]
+
+st.navigation(PAGES, position="sidebar").run()

@@ -1,0 +1,1 @@
+"""Transformer Architecture Lab engine: pure Python + torch, no streamlit."""

@@ -1,0 +1,54 @@
+"""Lesson metadata, from the customer's spec (lesson 02.2), as plain data the pages display."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LearningObjective:
+    id: str
+    text: str
+    page: str  # title of the page that serves this objective
+    checkpoint: str
+
+
+@dataclass(frozen=True)
+class LessonInfo:
+    title: str
+    unique_id: str
+    duration_minutes: int
+    level: str
+    prerequisites: tuple[str, ...]
+    objectives: tuple[LearningObjective, ...]
+    passing_threshold: float
+
+
+LESSON = LessonInfo(
+    title="02.2 High-Level Transformer Architecture",
+    unique_id="02-02-high-level-architecture",
+    duration_minutes=120,
+    level="Intermediate (4 of 5: intermediate implementation)",
+    prerequisites=("02-01 Model simplifications", "Intermediate linear algebra"),
+    objectives=(
+        LearningObjective(
+            "LO1",
+            "Implement complete transformer architecture with residual stream tracking",
+            "Architecture",
+            "checkpoint_1",
+        ),
+        LearningObjective(
+            "LO2",
+            "Analyze information flow patterns through residual stream communication",
+            "Residual stream",
+            "checkpoint_2",
+        ),
+        LearningObjective(
+            "LO3",
+            "Design production-ready architectural analysis tools",
+            "Production mapping",
+            "checkpoint_3",
+        ),
+    ),
+    passing_threshold=0.85,
+)

@@ -1,0 +1,1 @@
+"""Streamlit-side helpers: chart builders, shared controls, diagrams."""
