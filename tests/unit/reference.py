@@ -1,0 +1,51 @@
+"""A slow, independent reference transformer for the tests: float64, explicit loops over heads
+and positions, sinusoids from math.sin/cos. It shares only the weights with core.model."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def sinusoid(n: int, d: int) -> torch.Tensor:
+    pe = torch.zeros(n, d, dtype=torch.float64)
+    for pos in range(n):
+        for i in range(0, d, 2):
+            angle = pos / (10000 ** (i / d))
+            pe[pos, i] = math.sin(angle)
+            pe[pos, i + 1] = math.cos(angle)
+    return pe
+
+
+def reference_forward(model, ids: torch.Tensor) -> dict:
+    """Returns streams, per-layer per-head weights [b,h,q,k] and head outputs [b,h,s,d], logits."""
+    cfg = model.config
+    b, s = ids.shape
+    W_E = model.token_embedding.weight.detach().double()
+    x = W_E[ids] + sinusoid(s, cfg.n_embd)[None]
+    streams, weights_all, heads_all = [x.clone()], [], []
+    for layer in model.layers:
+        weights = torch.zeros(b, cfg.n_head, s, s, dtype=torch.float64)
+        heads = torch.zeros(b, cfg.n_head, s, cfg.n_embd, dtype=torch.float64)
+        for h in range(cfg.n_head):
+            W_Q = layer.W_Q[h].detach().double()
+            W_K = layer.W_K[h].detach().double()
+            W_V = layer.W_V[h].detach().double()
+            W_O = layer.W_O[h].detach().double()
+            for bi in range(b):
+                q, k, v = x[bi] @ W_Q.T, x[bi] @ W_K.T, x[bi] @ W_V.T
+                for i in range(s):
+                    raw = torch.tensor([float(q[i] @ k[j]) / math.sqrt(cfg.d_head)
+                                        for j in range(i + 1)], dtype=torch.float64)
+                    p = torch.exp(raw - raw.max())
+                    p = p / p.sum()
+                    weights[bi, h, i, : i + 1] = p
+                    mixed = (p[:, None] * v[: i + 1]).sum(0)
+                    heads[bi, h, i] = W_O @ mixed
+        x = x + heads.sum(1)  # every head read the same x; sum afterwards
+        streams.append(x.clone())
+        weights_all.append(weights)
+        heads_all.append(heads)
+    logits = x @ model.unembedding.weight.detach().double().T
+    return {"streams": streams, "weights": weights_all, "heads": heads_all, "logits": logits}
