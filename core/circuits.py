@@ -40,9 +40,9 @@ def parameter_breakdown(model: InterpretableTransformer) -> list[dict[str, Any]]
     return rows
 
 
-def _token_list(input_ids: torch.Tensor) -> list[int]:
+def _token_list(input_ids: Any) -> list[int]:
     seen: dict[int, None] = {}
-    for t in input_ids.reshape(-1).tolist():
+    for t in torch.as_tensor(input_ids).reshape(-1).tolist():
         seen.setdefault(int(t), None)
         if len(seen) == MAX_CIRCUIT_TOKENS:
             break
@@ -51,7 +51,7 @@ def _token_list(input_ids: torch.Tensor) -> list[int]:
 
 @torch.no_grad()
 def circuit_view(model: InterpretableTransformer, layer: int, head: int,
-                 input_ids: torch.Tensor) -> dict[str, Any]:
+                 input_ids: Any) -> dict[str, Any]:
     """Leading singular values of QK and OV (rank ≤ d_head) and token-level slices for the tokens of the input.
 
     - ``qk_tokens[i, j]`` = W_E[t_i] · QK · W_E[t_j]ᵀ / √d_head: the attention score query token

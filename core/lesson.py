@@ -52,3 +52,24 @@ LESSON = LessonInfo(
     ),
     passing_threshold=0.85,
 )
+
+
+#: The spec's test sequence (``torch.tensor([[1, 15, 27, 89, 156, 234, 445, 567]])``).
+SPEC_EXAMPLE_IDS: tuple[int, ...] = (1, 15, 27, 89, 156, 234, 445, 567)
+
+
+def repeated_random_ids(vocab_size: int, half_length: int, seed: int) -> list[int]:
+    """A random sequence of ``half_length`` ids, then the same ids again.
+
+    The second half can be predicted by looking back at the first: the classic input for
+    spotting induction-style attention in a trained model.
+    """
+    import random
+
+    if vocab_size < 1 or half_length < 1:
+        from core.validators import ValidationError
+
+        raise ValidationError("Need a vocabulary and a length of at least 1.")
+    rng = random.Random(seed)
+    first = [rng.randrange(vocab_size) for _ in range(half_length)]
+    return first + first

@@ -1,0 +1,247 @@
+"""Pure chart builders: data in → (Altair chart, pandas table) out.
+
+Every chart carries a title and a ``description`` (rendered as the chart's aria-label), and
+comes with the table of the data it draws, so a page can show both. Where colour encodes a
+value, the value is also printed in the cells (small heatmaps) or available in the tooltip and
+the table, so colour never carries meaning alone.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ChartWithTable",
+    "stream_norm_chart",
+    "attention_heatmap",
+    "entropy_heatmap",
+    "singular_value_chart",
+    "token_matrix_heatmap",
+    "decomposition_chart",
+    "head_contribution_heatmap",
+    "token_label",
+]
+
+ChartWithTable = tuple[alt.Chart, pd.DataFrame]
+
+#: Print values inside heatmap cells up to this many cells per side.
+TEXT_CELLS_MAX = 16
+
+
+def token_label(position: int, token_id: int) -> str:
+    """Axis label for a sequence position, e.g. ``"3 · id 89"``."""
+    return f"{position} · id {int(token_id)}"
+
+
+def _heatmap(df: pd.DataFrame, *, x: str, y: str, value: str, x_title: str, y_title: str,
+             x_order: Sequence[str], y_order: Sequence[str], title: str, description: str,
+             scheme: str = "blues", fmt: str = ".2f", domain_mid: float | None = None,
+             tooltip_extra: Sequence[str] = ()) -> alt.Chart:
+    scale = (alt.Scale(scheme="redblue", domainMid=domain_mid, reverse=True)
+             if domain_mid is not None else alt.Scale(scheme=scheme))
+    base = alt.Chart(df).encode(
+        x=alt.X(f"{x}:N", sort=list(x_order), title=x_title, axis=alt.Axis(labelAngle=-45)),
+        y=alt.Y(f"{y}:N", sort=list(y_order), title=y_title),
+    )
+    rect = base.mark_rect().encode(
+        color=alt.Color(f"{value}:Q", scale=scale, title=value.replace("_", " ")),
+        tooltip=[x, y, alt.Tooltip(f"{value}:Q", format=".4f"), *tooltip_extra],
+    )
+    layers = [rect]
+    if max(len(x_order), len(y_order)) <= TEXT_CELLS_MAX:
+        text = base.mark_text(fontSize=10).encode(
+            text=alt.Text(f"{value}:Q", format=fmt),
+            color=alt.value("#111111"),
+        )
+        layers.append(text)
+    side = max(220, min(560, 28 * max(len(x_order), len(y_order))))
+    return alt.layer(*layers).properties(
+        title=title, description=description, width=side, height=side
+    )
+
+
+def stream_norm_chart(stream_norms: np.ndarray) -> ChartWithTable:
+    """``stream_norms`` [layer + 1, seq] → line of the mean ‖x_l‖ with the min–max band."""
+    n = stream_norms.shape[0]
+    df = pd.DataFrame({
+        "stream": [f"x{l}" for l in range(n)],
+        "after_layer": list(range(n)),
+        "mean_norm": stream_norms.mean(axis=1),
+        "min_norm": stream_norms.min(axis=1),
+        "max_norm": stream_norms.max(axis=1),
+    })
+    x = alt.X("after_layer:O", title="Residual stream x_l (0 = embeddings, l = after layer l)")
+    band = alt.Chart(df).mark_area(opacity=0.25).encode(
+        x=x, y=alt.Y("min_norm:Q", title="‖x_l‖ (L2 norm over d_model)"), y2="max_norm:Q")
+    line = alt.Chart(df).mark_line(point=True).encode(
+        x=x, y="mean_norm:Q",
+        tooltip=["stream", alt.Tooltip("mean_norm:Q", format=".4f"),
+                 alt.Tooltip("min_norm:Q", format=".4f"), alt.Tooltip("max_norm:Q", format=".4f")],
+    )
+    growth = df["mean_norm"].iloc[-1] / df["mean_norm"].iloc[0] if df["mean_norm"].iloc[0] else 0
+    chart = alt.layer(band, line).properties(
+        title="Residual stream norm through the layers",
+        description=(
+            f"Line chart of the mean L2 norm of the residual stream at each of {n} points, from "
+            f"the embeddings (x0 = {df['mean_norm'].iloc[0]:.3f}) to the final stream "
+            f"(x{n - 1} = {df['mean_norm'].iloc[-1]:.3f}), a factor of {growth:.3f}; the shaded "
+            f"band spans the smallest to the largest position."
+        ),
+        height=280,
+    )
+    return chart, df.drop(columns="after_layer")
+
+
+def attention_heatmap(weights: np.ndarray, token_ids: Sequence[int], layer: int,
+                      head: int) -> ChartWithTable:
+    """One head's pattern ``[query, key]`` with positions and token ids on both axes."""
+    seq = weights.shape[0]
+    labels = [token_label(i, t) for i, t in enumerate(token_ids)]
+    q, k = np.meshgrid(np.arange(seq), np.arange(seq), indexing="ij")
+    df = pd.DataFrame({
+        "query": [labels[i] for i in q.ravel()],
+        "key": [labels[j] for j in k.ravel()],
+        "weight": weights.ravel(),
+        "masked_future": (k > q).ravel(),
+    })
+    top = np.argmax(weights, axis=1)
+    desc = (
+        f"Heatmap of layer {layer}, head {head}: rows are query positions, columns key positions "
+        f"(each labelled with its token id); darker means more attention. Cells above the "
+        f"diagonal are 0 because a token cannot attend to later tokens. The last query attends "
+        f"most to position {int(top[-1])} (weight {weights[-1, top[-1]]:.3f})."
+    )
+    chart = _heatmap(df, x="key", y="query", value="weight", x_title="Key position · token id",
+                     y_title="Query position · token id", x_order=labels, y_order=labels,
+                     title=f"Attention pattern: layer {layer}, head {head}", description=desc)
+    table = pd.DataFrame(weights, index=pd.Index(labels, name="query \\ key"), columns=labels)
+    return chart, table
+
+
+def entropy_heatmap(entropy: np.ndarray, seq_len: int) -> ChartWithTable:
+    """``entropy`` [layer, head] in nats, mean over query positions."""
+    n_layer, n_head = entropy.shape
+    l, h = np.meshgrid(np.arange(n_layer), np.arange(n_head), indexing="ij")
+    df = pd.DataFrame({"layer": [f"L{i}" for i in l.ravel()],
+                       "head": [f"H{j}" for j in h.ravel()],
+                       "entropy_nats": entropy.ravel()})
+    uniform = float(np.mean(np.log(np.arange(1, seq_len + 1))))
+    lo = np.unravel_index(np.argmin(entropy), entropy.shape)
+    desc = (
+        f"Heatmap of attention entropy for {n_layer} layers × {n_head} heads, in nats, averaged "
+        f"over query positions. Lower means a sharper, more focused head. Lowest: layer {lo[0]} "
+        f"head {lo[1]} at {entropy[lo]:.3f}; a head attending uniformly to all earlier tokens "
+        f"would score {uniform:.3f}."
+    )
+    chart = _heatmap(df, x="head", y="layer", value="entropy_nats", x_title="Head",
+                     y_title="Layer", x_order=[f"H{j}" for j in range(n_head)],
+                     y_order=[f"L{i}" for i in range(n_layer)],
+                     title="Attention entropy per head (nats)", description=desc,
+                     scheme="viridis")
+    table = pd.DataFrame(entropy, index=pd.Index([f"L{i}" for i in range(n_layer)], name="layer"),
+                         columns=[f"H{j}" for j in range(n_head)])
+    return chart, table
+
+
+def singular_value_chart(values: np.ndarray, rank_cap: int, name: str, layer: int,
+                         head: int) -> ChartWithTable:
+    """Bar chart of a circuit's leading singular values with the rank cap d_head marked."""
+    df = pd.DataFrame({"index": np.arange(1, len(values) + 1), "singular_value": values})
+    df["within_rank_cap"] = np.where(df["index"] <= rank_cap, "yes", "no (numerically zero)")
+    bars = alt.Chart(df).mark_bar().encode(
+        x=alt.X("index:O", title="Singular value index"),
+        y=alt.Y("singular_value:Q", title="Singular value"),
+        opacity=alt.condition(alt.datum.index <= rank_cap, alt.value(1.0), alt.value(0.35)),
+        tooltip=["index", alt.Tooltip("singular_value:Q", format=".5f"), "within_rank_cap"],
+    )
+    rule = alt.Chart(pd.DataFrame({"cap": [rank_cap + 0.5]})).mark_rule(
+        strokeDash=[6, 4], color="#b00020").encode(x=alt.X("cap:Q", axis=None))
+    label = alt.Chart(pd.DataFrame({"index": [rank_cap], "y": [float(values.max())]})).mark_text(
+        align="left", dx=6, dy=-4, color="#b00020").encode(
+        x=alt.X("index:O"), y="y:Q", text=alt.value(f"rank cap d_head = {rank_cap}"))
+    desc = (
+        f"Bar chart of the {len(values)} largest singular values of the {name} circuit of layer "
+        f"{layer}, head {head}. Only the first {rank_cap} (d_head) can be non-zero, because the "
+        f"circuit is a product through a {rank_cap}-dimensional head; the largest is "
+        f"{values[0]:.4f}."
+    )
+    chart = alt.layer(bars, label).properties(
+        title=f"{name} circuit singular values (layer {layer}, head {head})", description=desc,
+        height=240)
+    return chart, df
+
+
+def token_matrix_heatmap(matrix: np.ndarray, tokens: Sequence[int], *, title: str,
+                         description: str, row_title: str, col_title: str,
+                         value: str) -> ChartWithTable:
+    """Token × token matrix (rows, columns labelled by token id), diverging colours around 0."""
+    labels = [f"id {t}" for t in tokens]
+    r, c = np.meshgrid(np.arange(len(tokens)), np.arange(len(tokens)), indexing="ij")
+    df = pd.DataFrame({"row": [labels[i] for i in r.ravel()],
+                       "column": [labels[j] for j in c.ravel()], value: matrix.ravel()})
+    chart = _heatmap(df, x="column", y="row", value=value, x_title=col_title, y_title=row_title,
+                     x_order=labels, y_order=labels, title=title, description=description,
+                     domain_mid=0.0, fmt=".3f")
+    table = pd.DataFrame(matrix, index=pd.Index(labels, name=f"{row_title} \\ {col_title}"),
+                         columns=labels)
+    return chart, table
+
+
+def decomposition_chart(direct_norms: np.ndarray, layer_norms: np.ndarray,
+                        final_norms: np.ndarray, direct_cosine: float,
+                        layer_cosines: np.ndarray, reconstruction_error: float) -> ChartWithTable:
+    """Size of each source's contribution to the final stream (mean ‖·‖ over positions)."""
+    sources = ["Embeddings (direct path)"] + [f"Layer {l}" for l in range(len(layer_norms))]
+    df = pd.DataFrame({
+        "source": sources + ["Final stream"],
+        "mean_norm": [direct_norms.mean(), *layer_norms.mean(axis=1), final_norms.mean()],
+        "cosine_with_final": [direct_cosine, *layer_cosines, 1.0],
+        "kind": ["part"] * len(sources) + ["sum of parts"],
+    })
+    bars = alt.Chart(df).mark_bar().encode(
+        y=alt.Y("source:N", sort=list(df["source"]), title=None),
+        x=alt.X("mean_norm:Q", title="Mean L2 norm over positions"),
+        opacity=alt.Opacity("kind:N", scale=alt.Scale(domain=["part", "sum of parts"],
+                                                      range=[1.0, 0.45]), title=None),
+        tooltip=["source", alt.Tooltip("mean_norm:Q", format=".4f"),
+                 alt.Tooltip("cosine_with_final:Q", format=".4f")],
+    )
+    text = bars.mark_text(align="left", dx=4).encode(
+        text=alt.Text("mean_norm:Q", format=".3f"), opacity=alt.value(1.0))
+    biggest = df.iloc[:-1]["mean_norm"].idxmax()
+    desc = (
+        f"Horizontal bar chart: how large each source's contribution to the final residual stream "
+        f"is, for the embeddings and each of {len(layer_norms)} layers, and the final stream "
+        f"itself. The largest part is {df['source'][biggest]}. Adding all parts rebuilds the final "
+        f"stream with a maximum error of {reconstruction_error:.1e}."
+    )
+    chart = alt.layer(bars, text).properties(
+        title="Exact decomposition of the final stream by source", description=desc)
+    return chart, df.drop(columns="kind")
+
+
+def head_contribution_heatmap(head_norms: np.ndarray, head_cosines: np.ndarray) -> ChartWithTable:
+    """``head_norms`` [layer, head, seq] → mean ‖head output‖ per layer × head."""
+    mean = head_norms.mean(axis=2)
+    n_layer, n_head = mean.shape
+    l, h = np.meshgrid(np.arange(n_layer), np.arange(n_head), indexing="ij")
+    df = pd.DataFrame({"layer": [f"L{i}" for i in l.ravel()],
+                       "head": [f"H{j}" for j in h.ravel()],
+                       "mean_norm": mean.ravel(),
+                       "cosine_with_final": head_cosines.ravel()})
+    top = np.unravel_index(np.argmax(mean), mean.shape)
+    desc = (
+        f"Heatmap of how much each of {n_layer} × {n_head} heads writes into the residual stream "
+        f"(mean L2 norm of its output over positions). The largest writer is layer {top[0]} head "
+        f"{top[1]} ({mean[top]:.4f})."
+    )
+    chart = _heatmap(df, x="head", y="layer", value="mean_norm", x_title="Head", y_title="Layer",
+                     x_order=[f"H{j}" for j in range(n_head)],
+                     y_order=[f"L{i}" for i in range(n_layer)],
+                     title="Per-head contribution to the final stream", description=desc,
+                     scheme="oranges", fmt=".3f", tooltip_extra=["cosine_with_final"])
+    return chart, df

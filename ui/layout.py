@@ -1,0 +1,18 @@
+"""Small display helpers shared by pages."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+
+def chart_with_table(chart: alt.TopLevelMixin, table: pd.DataFrame, *, table_label: str,
+                     expanded: bool = False, hide_index: bool = True) -> None:
+    """Show a chart and, right below, its data table.
+
+    Streamlit uses the chart's ``description`` as its accessible name (aria-label).
+    """
+    st.altair_chart(chart)
+    with st.expander(f"Data table: {table_label}", expanded=expanded):
+        st.dataframe(table, hide_index=hide_index)
