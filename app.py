@@ -1,6 +1,6 @@
 """Transformer Architecture Lab: entry point.
 
-Run with ``streamlit run app.py``. Each lesson page is one script in ``pages/``;
+Run with ``streamlit run app.py``. Each lesson page is one script in ``pages/lesson/``;
 this file only wires the navigation and the shared page config.
 """
 
@@ -13,9 +13,9 @@ st.set_page_config(
 )
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
+    st.Page("pages/lesson/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
     st.Page(
-        "pages/architecture.py",
+        "pages/lesson/architecture.py",
         title="Architecture",
         icon=":material/account_tree:",
         url_path="architecture",

@@ -40,7 +40,12 @@ def token_label(position: int, token_id: int) -> str:
 def _heatmap(df: pd.DataFrame, *, x: str, y: str, value: str, x_title: str, y_title: str,
              x_order: Sequence[str], y_order: Sequence[str], title: str, description: str,
              scheme: str = "blues", fmt: str = ".2f", domain_mid: float | None = None,
-             tooltip_extra: Sequence[str] = ()) -> alt.Chart:
+             dark_at: str = "high", tooltip_extra: Sequence[str] = ()) -> alt.Chart:
+    """Heatmap; values are printed in the cells when there are few enough of them.
+
+    ``dark_at`` says where the colour scheme is dark ("high", "low" or "ends" for diverging
+    schemes) so the printed value switches to white there and stays readable.
+    """
     scale = (alt.Scale(scheme="redblue", domainMid=domain_mid, reverse=True)
              if domain_mid is not None else alt.Scale(scheme=scheme))
     base = alt.Chart(df).encode(
@@ -49,18 +54,29 @@ def _heatmap(df: pd.DataFrame, *, x: str, y: str, value: str, x_title: str, y_ti
     )
     rect = base.mark_rect().encode(
         color=alt.Color(f"{value}:Q", scale=scale, title=value.replace("_", " ")),
-        tooltip=[x, y, alt.Tooltip(f"{value}:Q", format=".4f"), *tooltip_extra],
+        tooltip=[x, y, alt.Tooltip(f"{value}:Q", format=".4g"), *tooltip_extra],
     )
     layers = [rect]
-    if max(len(x_order), len(y_order)) <= TEXT_CELLS_MAX:
-        text = base.mark_text(fontSize=10).encode(
+    n_cells = max(len(x_order), len(y_order))
+    if n_cells <= TEXT_CELLS_MAX:
+        vals = df[value].to_numpy(dtype=float)
+        lo, hi = float(np.nanmin(vals)), float(np.nanmax(vals))
+        if dark_at == "ends":
+            cut = 0.6 * max(abs(lo), abs(hi))
+            dark = (alt.datum[value] > cut) | (alt.datum[value] < -cut)
+        elif dark_at == "low":
+            dark = alt.datum[value] < lo + 0.45 * (hi - lo)
+        else:
+            dark = alt.datum[value] > lo + 0.6 * (hi - lo)
+        text = base.mark_text(fontSize=10 if n_cells <= 10 else 8).encode(
             text=alt.Text(f"{value}:Q", format=fmt),
-            color=alt.value("#111111"),
+            color=alt.condition(dark, alt.value("#ffffff"), alt.value("#111111")),
         )
         layers.append(text)
-    side = max(220, min(560, 28 * max(len(x_order), len(y_order))))
+    cell = 34 if n_cells <= 10 else 28 if n_cells <= TEXT_CELLS_MAX else max(6, 560 // n_cells)
     return alt.layer(*layers).properties(
-        title=title, description=description, width=side, height=side
+        title=title, description=description,
+        width=cell * len(x_order), height=cell * len(y_order),
     )
 
 
@@ -141,7 +157,7 @@ def entropy_heatmap(entropy: np.ndarray, seq_len: int) -> ChartWithTable:
                      y_title="Layer", x_order=[f"H{j}" for j in range(n_head)],
                      y_order=[f"L{i}" for i in range(n_layer)],
                      title="Attention entropy per head (nats)", description=desc,
-                     scheme="viridis")
+                     scheme="viridis", dark_at="low")
     table = pd.DataFrame(entropy, index=pd.Index([f"L{i}" for i in range(n_layer)], name="layer"),
                          columns=[f"H{j}" for j in range(n_head)])
     return chart, table
@@ -185,7 +201,7 @@ def token_matrix_heatmap(matrix: np.ndarray, tokens: Sequence[int], *, title: st
                        "column": [labels[j] for j in c.ravel()], value: matrix.ravel()})
     chart = _heatmap(df, x="column", y="row", value=value, x_title=col_title, y_title=row_title,
                      x_order=labels, y_order=labels, title=title, description=description,
-                     domain_mid=0.0, fmt=".3f")
+                     domain_mid=0.0, fmt=".1e", dark_at="ends")
     table = pd.DataFrame(matrix, index=pd.Index(labels, name=f"{row_title} \\ {col_title}"),
                          columns=labels)
     return chart, table

@@ -13,6 +13,10 @@ def chart_with_table(chart: alt.TopLevelMixin, table: pd.DataFrame, *, table_lab
 
     Streamlit uses the chart's ``description`` as its accessible name (aria-label).
     """
-    st.altair_chart(chart)
+    spec_height = chart.to_dict().get("height")
+    if isinstance(spec_height, int):  # Streamlit sizes the element; leave room for axes and title
+        st.altair_chart(chart, height=spec_height + 150)
+    else:
+        st.altair_chart(chart)
     with st.expander(f"Data table: {table_label}", expanded=expanded):
         st.dataframe(table, hide_index=hide_index)

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def page():
-    return AppTest.from_file(str(ROOT / "pages/architecture.py"), default_timeout=TIMEOUT).run()
+    return AppTest.from_file(str(ROOT / "pages/lesson/architecture.py"), default_timeout=TIMEOUT).run()
 
 
 def _form_apply(at: AppTest) -> AppTest:
@@ -40,7 +40,8 @@ def test_default_run_is_clean_and_shows_every_block(page):
     assert float(err.value) < 1e-5
     # The default model's parameter count is shown and equals the config's estimate.
     params = next(m for m in page.metric if m.label == "Parameters")
-    assert params.value == f"{TransformerConfig(vocab_size=1000, n_positions=128, n_embd=256, n_layer=4, n_head=8).estimate_parameters():,}"
+    # 2 * 1000 * 256 (W_E, W_U) + 4 layers * 4 * 256^2 (W_Q, W_K, W_V, W_O)
+    assert params.value == "1.56 M" and params.help == f"Exactly {2 * 1000 * 256 + 4 * 4 * 256**2:,} parameters."
 
 
 def test_bad_tokens_show_an_error_not_an_exception(page):
@@ -104,7 +105,7 @@ def test_switching_head_does_not_rerun_the_forward_pass(monkeypatch):
     monkeypatch.setattr(ui.controls, "architecture_report",
                         lambda *a, **k: calls.append(1) or original(*a, **k))
     ui.controls.get_report.clear()
-    page = AppTest.from_file(str(ROOT / "pages/architecture.py"), default_timeout=TIMEOUT).run()
+    page = AppTest.from_file(str(ROOT / "pages/lesson/architecture.py"), default_timeout=TIMEOUT).run()
     assert calls == [1]  # the first run computes the forward pass once
     page.selectbox(key="arch_head").set_value(3)
     page.selectbox(key="arch_layer").set_value(2)

@@ -36,7 +36,7 @@ st.markdown(
 st.header("1. How information flows", divider="gray")
 left, right = st.columns([3, 2])
 with left:
-    st.graphviz_chart(flow_diagram(cfg.n_layer), alt=FLOW_DESCRIPTION)
+    st.graphviz_chart(flow_diagram(cfg.n_layer), width="stretch", alt=FLOW_DESCRIPTION)
 with right:
     st.markdown("**Text description of the diagram**")
     st.markdown(FLOW_DESCRIPTION)
@@ -58,7 +58,8 @@ c[0].metric("Layers", cfg.n_layer)
 c[1].metric("Heads per layer", cfg.n_head)
 c[2].metric("d_model", cfg.n_embd)
 c[3].metric("d_head", cfg.d_head)
-c[4].metric("Parameters", f"{cfg.estimate_parameters():,}")
+n_params = cfg.estimate_parameters()
+c[4].metric("Parameters", f"{n_params / 1e6:.2f} M", help=f"Exactly {n_params:,} parameters.")
 params = pd.DataFrame(get_parameter_table(key, settings.seed))
 params["share"] = (params["parameters"] / params["parameters"].sum()).map("{:.1%}".format)
 st.dataframe(params, hide_index=True)

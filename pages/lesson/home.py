@@ -31,6 +31,6 @@ st.table(
     }
 )
 st.markdown(
-    "Work through the pages in the sidebar in order. Each page ends with a short checkpoint; "
-    "the final assessment brings the three objectives together."
+    "Work through the pages in the sidebar in order: each one serves one objective, and the "
+    "final assessment (pass mark 85%) brings the three together."
 )

@@ -1,0 +1,183 @@
+"""Browser tests: every lesson page renders in Chromium without an error.
+
+The pages are read from the app's own sidebar navigation, so a page added to `app.py` is covered
+without touching this file. Each visited page is saved as a full-page screenshot under
+`test-output/screenshots/<page>.png` (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import (
+    SERVER_LOG,
+    SKIP_BROWSER,
+    SKIP_REASON,
+    screenshot,
+    server_log_tail,
+    slugify,
+    wait_for_app_idle,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(SKIP_BROWSER, reason=SKIP_REASON)]
+
+# Pages that must always be in the navigation (by link text). Others found there are visited too.
+REQUIRED_PAGES = ["Home", "Architecture"]
+
+NAV_LINK = '[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]'
+NAV_VIEW_MORE = '[data-testid="stSidebarNavViewButton"]'
+
+
+def read_nav_links(pg, app_url: str) -> list[tuple[str, str]]:
+    """(link text, absolute URL) for every page in the sidebar navigation."""
+    pg.goto(app_url)
+    wait_for_app_idle(pg)
+    pg.wait_for_selector(NAV_LINK)
+    # With many pages Streamlit folds the list behind a "View more" button.
+    more = pg.locator(NAV_VIEW_MORE)
+    if more.count() and "more" in more.first.inner_text().lower():
+        more.first.click()
+    links = []
+    for link in pg.locator(NAV_LINK).all():
+        # The link holds a Material icon (its ligature name is text) and the label: read the label.
+        label = link.locator('[data-testid="stMarkdownContainer"]')
+        text = (label.first.inner_text() if label.count() else link.inner_text()).strip()
+        href = link.get_attribute("href") or ""
+        if href.startswith("/"):
+            href = app_url.rstrip("/") + href
+        elif not href.startswith("http"):
+            href = app_url + href
+        links.append((text, href))
+    return links
+
+
+def page_problems(pg) -> list[str]:
+    """What is wrong with the page now showing: nothing, if it rendered cleanly."""
+    problems = []
+    h1 = pg.locator('[data-testid="stMain"] h1').first
+    if not pg.locator('[data-testid="stMain"] h1').count():
+        problems.append("no h1 heading in the main area")
+    elif not h1.is_visible():
+        problems.append("the h1 heading is not visible")
+    elif not h1.inner_text().strip():
+        problems.append("the h1 heading is empty")
+    exceptions = pg.locator('[data-testid="stException"]')
+    if exceptions.count():
+        problems.append(
+            f"{exceptions.count()} exception box(es): " + exceptions.first.inner_text()[:500]
+        )
+    body = pg.locator("body").inner_text()
+    if "Traceback" in body:
+        problems.append("the text 'Traceback' is on the page")
+    return problems
+
+
+def test_sidebar_lists_lesson_pages(page, app_url):
+    links = read_nav_links(page, app_url)
+    texts = [text for text, _ in links]
+    assert len(links) >= 2, f"expected at least 2 pages in the sidebar, found {texts}"
+    for required in REQUIRED_PAGES:
+        assert required in texts, f"{required!r} missing from the sidebar navigation {texts}"
+    assert len(set(href for _, href in links)) == len(links), f"duplicate page URLs: {links}"
+
+
+@pytest.mark.timeout(900)
+def test_every_page_renders_without_error(page, app_url):
+    """Open each page from the sidebar; each shows a heading, no exception, no traceback."""
+    links = read_nav_links(page, app_url)
+    assert links, "no pages in the sidebar navigation"
+    failures = []
+    visited = []
+    for text, href in links:
+        page.goto(href)
+        try:
+            wait_for_app_idle(page)
+            page.wait_for_selector('[data-testid="stMain"] h1', state="visible", timeout=30_000)
+        except Exception as exc:  # noqa: BLE001 - report every page, not just the first
+            failures.append(f"{text} ({href}): did not finish loading: {exc}")
+            screenshot(page, text)
+            continue
+        shot = screenshot(page, text)
+        problems = page_problems(page)
+        if page.console_errors:
+            problems_note = f" [browser errors: {page.console_errors[-3:]}]"
+        else:
+            problems_note = ""
+        if problems:
+            failures.append(f"{text} ({href}): {'; '.join(problems)}{problems_note} — see {shot}")
+        visited.append(slugify(text))
+    assert not failures, (
+        "pages with problems:\n" + "\n".join(failures)
+        + f"\n\nServer log tail ({SERVER_LOG}):\n{server_log_tail(40)}"
+    )
+    assert len(visited) == len(links)
+
+
+# --- Architecture page, as a learner sees it --------------------------------------------------
+ARCHITECTURE_CHARTS = 9  # norm, attention, entropy, 2 singular values, 2 token slices, 2 decomposition
+
+
+def nav_labels(pg) -> list[str]:
+    labels = []
+    for link in pg.locator(NAV_LINK).all():
+        label = link.locator('[data-testid="stMarkdownContainer"]')
+        labels.append((label.first.inner_text() if label.count() else link.inner_text()).strip())
+    return labels
+
+
+@pytest.mark.timeout(600)
+def test_deep_link_on_a_fresh_server_goes_through_app_navigation(browser):
+    """The first request a new server gets is a deep link: it must still run app.py's navigation.
+
+    (With page scripts directly in pages/, Streamlit would serve this first run in its old
+    pages-directory mode: labels 'app', 'architecture', 'home' and no page config.)
+    """
+    from .conftest import OUTPUT_DIR, running_app
+
+    with running_app(OUTPUT_DIR / "streamlit-fresh-server.log") as base:
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        pg = context.new_page()
+        pg.goto(base + "architecture")
+        wait_for_app_idle(pg)
+        assert pg.locator('[data-testid="stMain"] h1').first.inner_text().startswith("Architecture")
+        assert nav_labels(pg)[:2] == ["Home", "Architecture"]
+        assert pg.title() == "Transformer Architecture Lab"
+        context.close()
+
+
+def test_architecture_page_shows_every_block_with_real_data(page, app_url):
+    page.goto(app_url + "architecture")
+    wait_for_app_idle(page)
+    page.wait_for_selector('[data-testid="stGraphVizChart"] svg', state="attached")
+    page.wait_for_function(
+        f"document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg, "
+        f"[data-testid=\"stVegaLiteChart\"] canvas').length >= {ARCHITECTURE_CHARTS}"
+    )
+    screenshot(page, "architecture-content")
+    assert not page_problems(page)
+    main = page.locator('[data-testid="stMain"]')
+    for heading in ("1. How information flows", "2. Your model", "4. The residual stream",
+                    "5. Attention patterns", "6. QK and OV circuits", "7. The exact path"):
+        assert main.get_by_text(heading).count() >= 1, heading
+    # Every chart exposes its description as its accessible name.
+    labels = [c.get_attribute("aria-label") or "" for c in
+              page.locator('[data-testid="stVegaLiteChart"] [aria-label]').all()]
+    assert sum(1 for lab in labels if len(lab) > 40) >= ARCHITECTURE_CHARTS
+    # The decomposition's reconstruction error is a small number, not a placeholder.
+    err = page.locator('[data-testid="stMetric"]', has_text="Sum of parts").locator(
+        '[data-testid="stMetricValue"]').inner_text()
+    assert float(err) < 1e-5
+
+
+def test_bad_token_input_shows_a_message_in_the_browser(page, app_url):
+    page.goto(app_url + "architecture")
+    wait_for_app_idle(page)
+    box = page.get_by_role("textbox", name="Token ids (comma or space separated)")
+    box.fill("1, 2, -5")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_selector('[data-testid="stAlert"]')
+    wait_for_app_idle(page)
+    alert = page.locator('[data-testid="stAlert"]').first.inner_text()
+    assert "Entry 3, -5, is out of range" in alert
+    screenshot(page, "architecture-bad-input")
+    assert not page_problems(page)
