@@ -88,36 +88,41 @@ class AttentionLayer(nn.Module):
         if not return_analysis:
             z = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
             return self.write_out(z), None
-        seq = x.shape[1]
-        scores = torch.matmul(q, k.transpose(-1, -2)) * self.scale  # [batch, head, query, key]
-        future = torch.ones(seq, seq, dtype=torch.bool, device=x.device).triu(1)
-        scores = scores.masked_fill(future, float("-inf"))
+        scores = self.attention_scores(q, k)  # [batch, head, query, key]
         weights = torch.softmax(scores, dim=-1)  # exactly 0 above the diagonal
         z = torch.matmul(weights, v)  # [batch, head, seq, d_head]
         out = self.write_out(z)
+        # Scores and the layer output are re-derived on access (same ops, same numbers), so the
+        # analysis holds no more than the weights, q, k, v and z of each layer.
         stored = {
-            "attention_scores": scores.detach(),
             "attention_weights": weights.detach(),
             "queries": q.detach(),
             "keys": k.detach(),
             "values": v.detach(),
             "attended_values": z.detach(),
-            "layer_output": out.detach(),
         }
         return out, stored
 
+    def attention_scores(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """Scaled, causally masked scores [batch, head, query, key] (−inf above the diagonal)."""
+        seq = q.shape[2]
+        scores = torch.matmul(q, k.transpose(-1, -2)) * self.scale
+        future = torch.ones(seq, seq, dtype=torch.bool, device=q.device).triu(1)
+        return scores.masked_fill(future, float("-inf"))
+
 
 class LayerAnalysis(Mapping):
-    """What one layer did. Holds the attention internals; ``"head_outputs"`` is derived on access.
+    """What one layer did. Holds the attention internals; some entries are derived on access.
 
     Keys: attention_scores (scaled, causal-masked, pre-softmax) and attention_weights
     ``[batch, head, query, key]``; queries/keys/values/attended_values ``[batch, head, seq,
-    d_head]``; layer_output ``[batch, seq, d_model]`` (all heads summed); input_stream and
-    output_stream; head_outputs ``[batch, head, seq, d_model]`` (what each head writes) and
-    layer_idx.
+    d_head]``; input_stream and output_stream; and, derived on access from what is held (the
+    same operations as the forward pass, so the same numbers): attention_scores, layer_output
+    ``[batch, seq, d_model]`` (all heads summed) and head_outputs ``[batch, head, seq, d_model]``
+    (what each head writes); layer_idx.
     """
 
-    _LAZY = ("head_outputs",)
+    _LAZY = ("attention_scores", "layer_output", "head_outputs")
 
     def __init__(self, layer_idx: int, layer: AttentionLayer, stored: dict[str, Any]):
         self.layer_idx = layer_idx
@@ -131,8 +136,13 @@ class LayerAnalysis(Mapping):
     def __getitem__(self, key: str) -> Any:
         if key in self._stored:
             return self._stored[key]
-        if key == "head_outputs":
+        if key in self._LAZY:
             with torch.no_grad():
+                if key == "attention_scores":
+                    return self._layer.attention_scores(self._stored["queries"],
+                                                        self._stored["keys"])
+                if key == "layer_output":
+                    return self._layer.write_out(self._stored["attended_values"])
                 return self._layer.head_outputs(self._stored["attended_values"])
         if key == "layer_idx":
             return self.layer_idx
@@ -167,8 +177,8 @@ class PathDecomposition(Mapping):
     - ``logit_reconstruction_error`` (derived, float): max |(direct + Σ heads)·W_Uᵀ − logits|.
     """
 
-    _LAZY = ("head_contributions", "reconstruction", "reconstruction_error",
-             "logit_reconstruction_error")
+    _LAZY = ("layer_contributions", "head_contributions", "reconstruction",
+             "reconstruction_error", "logit_reconstruction_error")
 
     def __init__(self, model: "InterpretableTransformer", stored: dict[str, Any],
                  logits: torch.Tensor):
@@ -190,6 +200,10 @@ class PathDecomposition(Mapping):
     def __getitem__(self, key: str) -> Any:
         if key in self._stored and not key.startswith("_"):
             return self._stored[key]
+        if key == "layer_contributions":
+            with torch.no_grad():
+                return [layer.write_out(z) for layer, z in
+                        zip(self._model.layers, self._stored["_attended_values"])]
         if key == "head_contributions":
             with torch.no_grad():
                 return [layer.head_outputs(z) for layer, z in
@@ -312,13 +326,14 @@ class InterpretableTransformer(nn.Module):
         logits = self.unembedding(x)
         analyses = [LayerAnalysis(i, layer, s)
                     for i, (layer, s) in enumerate(zip(self.layers, stored_layers))]
+        # Only the rows in use: a view of W_pos would keep the whole table alive in the result.
+        pos_rows = pos.detach().clone()
         decomposition = PathDecomposition(
             self,
             {
                 "direct_path": streams[0],
                 "token_embedding": tok.detach(),
-                "positional_embedding": pos.detach(),
-                "layer_contributions": [s["layer_output"] for s in stored_layers],
+                "positional_embedding": pos_rows,
                 "final_stream": streams[-1],
                 "_attended_values": [s["attended_values"] for s in stored_layers],
             },

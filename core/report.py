@@ -49,6 +49,7 @@ def architecture_report(model: InterpretableTransformer, input_ids: Any) -> dict
         return float(flat @ final_flat / denom) if denom > 0 else 0.0
 
     head_contribs = decomp["head_contributions"]  # list of [batch, head, seq, d_model]
+    layer_contribs = decomp["layer_contributions"]  # list of [batch, seq, d_model]
     weights = [la["attention_weights"][:1] for la in layers]
     logits = result["logits"][0]
     probs = torch.softmax(logits.double(), dim=-1)
@@ -59,13 +60,13 @@ def architecture_report(model: InterpretableTransformer, input_ids: Any) -> dict
         "attention_weights": torch.cat(weights).double().cpu().numpy(),
         "entropy": layer_head_entropy(weights).cpu().numpy(),
         "direct_norms": _norms(decomp["direct_path"][:1]),
-        "layer_norms": np.stack([_norms(c[:1]) for c in decomp["layer_contributions"]]),
+        "layer_norms": np.stack([_norms(c[:1]) for c in layer_contribs]),
         "head_norms": np.stack([
             torch.linalg.vector_norm(h[0].double(), dim=-1).cpu().numpy() for h in head_contribs
         ]),
         "final_norms": _norms(decomp["final_stream"][:1]),
         "direct_cosine": cosine(decomp["direct_path"][0]),
-        "layer_cosines": np.array([cosine(c[0]) for c in decomp["layer_contributions"]]),
+        "layer_cosines": np.array([cosine(c[0]) for c in layer_contribs]),
         "head_cosines": np.array([[cosine(h[0, i]) for i in range(h.shape[1])]
                                   for h in head_contribs]),
         "reconstruction_error": decomp["reconstruction_error"],

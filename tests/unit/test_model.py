@@ -165,14 +165,33 @@ def test_unembedding_is_linear_without_bias_and_shapes():
     assert out["logits"].shape == (1, 3, 40)
 
 
-def test_analysis_holds_no_per_head_outputs_until_asked():
+def test_analysis_holds_only_what_it_cannot_rederive():
     model, ids = make(2, 32, 8, 50, 10, 1, 0.1)
     out = model.analyze(ids)
     held = result_nbytes(out)
     la = out["analysis"]["layer_analyses"][0]
-    assert "head_outputs" in la and la["head_outputs"].shape == (1, 8, 10, 32)
-    # Per-head outputs for both layers would add 2 * 8 * 10 * 32 floats if they were stored.
-    eager = held + 2 * 8 * 10 * 32 * 4
-    assert result_nbytes(out) == held < eager
-    # Logits + two streams at least.
-    assert held >= (10 * 50 + 3 * 10 * 32) * 4
+    decomp = out["analysis"]["path_decomposition"]
+    assert la["head_outputs"].shape == (1, 8, 10, 32)
+    assert la["attention_scores"].shape == (1, 8, 10, 10)
+    assert la["layer_output"].shape == (1, 10, 32)
+    assert len(decomp["layer_contributions"]) == 2
+    # Derived entries are computed on access, never cached in the result.
+    assert result_nbytes(out) == held
+    # Expected holdings, counted by hand (float32): logits [10, 50]; streams x0..x2 [10, 32];
+    # token embeddings [10, 32]; position rows [10, 32]; per layer q, k, v, z [8, 10, 4] and
+    # weights [8, 10, 10]; input ids (int64).
+    floats = 10 * 50 + 3 * 10 * 32 + 10 * 32 + 10 * 32 + 2 * (4 * 8 * 10 * 4 + 8 * 10 * 10)
+    # q, k and v are views of one projection each; the projection outputs are [10, 32] each.
+    assert held == floats * 4 + 10 * 8
+
+
+def test_derived_entries_equal_the_forward_pass():
+    model, ids = make(2, 16, 4, 20, 6, 2, 0.2)
+    out = model.analyze(ids)
+    for la in out["analysis"]["layer_analyses"]:
+        torch.testing.assert_close(la["input_stream"] + la["layer_output"], la["output_stream"],
+                                   atol=0, rtol=0)
+        torch.testing.assert_close(la["head_outputs"].sum(1), la["layer_output"], atol=1e-6,
+                                   rtol=0)
+    pos = out["analysis"]["path_decomposition"]["positional_embedding"]
+    assert pos.untyped_storage().nbytes() == 6 * 16 * 4  # only the rows in use, not all of W_pos
