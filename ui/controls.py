@@ -18,7 +18,7 @@ from core.circuits import circuit_view, parameter_breakdown
 from core.config import TransformerConfig, format_bytes
 from core.lesson import SPEC_EXAMPLE_IDS, repeated_random_ids
 from core.model import InterpretableTransformer, build_model
-from core.report import architecture_report
+from core.report import architecture_report, residual_report
 from core.validators import ValidationError, parse_token_text
 
 #: What one learner may ask of a shared, hosted machine (Community Cloud: 0.7–2.7 GB of RAM).
@@ -176,10 +176,28 @@ def get_model(config_kwargs: tuple[tuple[str, Any], ...], seed: int) -> Interpre
     return build_model(make_config(config_kwargs), seed=seed)
 
 
-@st.cache_data(max_entries=32, show_spinner="Running the forward pass…")
+@st.cache_resource(max_entries=8, show_spinner="Running the forward pass…")
+def get_forward(config_kwargs: tuple[tuple[str, Any], ...], seed: int,
+                token_ids: tuple[int, ...]) -> dict[str, Any]:
+    """One analysis forward pass per (model, input), shared by every page and session.
+
+    Read-only after creation: the reports below only read from it.
+    """
+    return get_model(config_kwargs, seed).analyze(list(token_ids))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
 def get_report(config_kwargs: tuple[tuple[str, Any], ...], seed: int,
                token_ids: tuple[int, ...]) -> dict[str, Any]:
-    return architecture_report(get_model(config_kwargs, seed), list(token_ids))
+    return architecture_report(get_model(config_kwargs, seed), list(token_ids),
+                               result=get_forward(config_kwargs, seed, token_ids))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def get_residual_report(config_kwargs: tuple[tuple[str, Any], ...], seed: int,
+                        token_ids: tuple[int, ...]) -> dict[str, Any]:
+    return residual_report(get_model(config_kwargs, seed), list(token_ids),
+                           result=get_forward(config_kwargs, seed, token_ids))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
