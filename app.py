@@ -1,25 +1,9 @@
 """Transformer Architecture Lab: entry point.
 
-Run with ``streamlit run app.py``. Each lesson page is one script in ``pages/lesson/``;
-this file only wires the navigation and the shared page config.
+Run with ``streamlit run app.py``. Each lesson page is one script in ``pages/``, listed in
+``ui/shell.py``; this file only starts the navigation.
 """
 
-import streamlit as st
+from ui.shell import run_app
 
-st.set_page_config(
-    page_title="Transformer Architecture Lab",
-    page_icon=":material/account_tree:",
-    layout="wide",
-)
-
-PAGES = [
-    st.Page("pages/lesson/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
-    st.Page(
-        "pages/lesson/architecture.py",
-        title="Architecture",
-        icon=":material/account_tree:",
-        url_path="architecture",
-    ),
-]
-
-st.navigation(PAGES, position="sidebar").run()
+run_app()

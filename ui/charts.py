@@ -219,7 +219,8 @@ def decomposition_chart(direct_norms: np.ndarray, layer_norms: np.ndarray,
         "kind": ["part"] * len(sources) + ["sum of parts"],
     })
     bars = alt.Chart(df).mark_bar().encode(
-        y=alt.Y("source:N", sort=list(df["source"]), title=None),
+        y=alt.Y("source:N", sort=list(df["source"]), title=None,
+                axis=alt.Axis(labelLimit=220)),
         x=alt.X("mean_norm:Q", title="Mean L2 norm over positions"),
         opacity=alt.Opacity("kind:N", scale=alt.Scale(domain=["part", "sum of parts"],
                                                       range=[1.0, 0.45]), title=None),
@@ -261,3 +262,119 @@ def head_contribution_heatmap(head_norms: np.ndarray, head_cosines: np.ndarray) 
                      title="Per-head contribution to the final stream", description=desc,
                      scheme="oranges", fmt=".3f", tooltip_extra=["cosine_with_final"])
     return chart, df
+
+
+def _stream_labels(n: int) -> list[str]:
+    return [f"x{l}" for l in range(n)]
+
+
+def similarity_chart(similarities: Sequence[float]) -> ChartWithTable:
+    """Cosine of each stream with the initial one (x0 is 1 by definition)."""
+    values = [1.0, *similarities]
+    df = pd.DataFrame({"stream": _stream_labels(len(values)), "after_layer": range(len(values)),
+                       "cosine_with_x0": values})
+    chart = alt.Chart(df).mark_line(point=True).encode(
+        x=alt.X("after_layer:O", title="Residual stream x_l (0 = embeddings)"),
+        y=alt.Y("cosine_with_x0:Q", title="Cosine similarity with x0",
+                scale=alt.Scale(domain=[min(0.0, min(values)), 1.0])),
+        tooltip=["stream", alt.Tooltip("cosine_with_x0:Q", format=".5f")],
+    ).properties(
+        title="Information preservation: similarity to the initial stream",
+        description=(
+            f"Line chart of the cosine similarity between each residual stream and the initial "
+            f"stream x0, over {len(values)} streams; it goes from 1.0 at x0 to "
+            f"{values[-1]:.4f} at the final stream."
+        ),
+        height=260,
+    )
+    return chart, df.drop(columns="after_layer")
+
+
+def effective_rank_chart(effective_ranks: Sequence[int], rank_cap: int,
+                         d_model: int) -> ChartWithTable:
+    """Effective rank per stream with the cap min(tokens, d_model) drawn as a dashed line."""
+    n = len(effective_ranks)
+    df = pd.DataFrame({"stream": _stream_labels(n), "after_layer": range(n),
+                       "effective_rank": list(effective_ranks), "rank_cap": rank_cap,
+                       "d_model": d_model})
+    x = alt.X("after_layer:O", title="Residual stream x_l (0 = embeddings)")
+    top = max(rank_cap, max(effective_ranks)) * 1.15 + 0.5
+    line = alt.Chart(df).mark_line(point=True).encode(
+        x=x, y=alt.Y("effective_rank:Q", title="Directions holding 90% of the energy",
+                     scale=alt.Scale(domain=[0, top])),
+        tooltip=["stream", "effective_rank", "rank_cap", "d_model"],
+    )
+    cap = alt.Chart(df).mark_line(strokeDash=[6, 4], color="#b00020").encode(
+        x=x, y="rank_cap:Q")
+    cap_label = alt.Chart(df.tail(1)).mark_text(align="right", dy=-8, color="#b00020").encode(
+        x=x, y="rank_cap:Q", text=alt.value(f"cap = min(tokens, d_model) = {rank_cap}"))
+    chart = alt.layer(line, cap, cap_label).properties(
+        title="Subspace use: effective rank per layer",
+        description=(
+            f"Line chart of the effective rank (fewest directions holding 90% of the stream's "
+            f"energy) of each of {n} residual streams, from {effective_ranks[0]} to "
+            f"{effective_ranks[-1]}; a dashed line marks the cap of {rank_cap}, the most any "
+            f"stream of this many tokens can reach (d_model is {d_model})."
+        ),
+        height=260,
+    )
+    return chart, df.drop(columns="after_layer")
+
+
+def spectrum_chart(singular_values: np.ndarray, stream: str) -> ChartWithTable:
+    """Singular values of one stream ``[tokens, d_model]``, with cumulative energy share."""
+    s = np.asarray(singular_values, dtype=float)
+    energy = s**2
+    total = energy.sum()
+    share = np.cumsum(energy) / total if total > 0 else np.zeros_like(energy)
+    df = pd.DataFrame({"direction": np.arange(1, len(s) + 1), "singular_value": s,
+                       "cumulative_energy_share": share})
+    bars = alt.Chart(df).mark_bar().encode(
+        x=alt.X("direction:O", title="Singular direction (largest first)"),
+        y=alt.Y("singular_value:Q", title="Singular value"),
+        tooltip=["direction", alt.Tooltip("singular_value:Q", format=".4f"),
+                 alt.Tooltip("cumulative_energy_share:Q", format=".1%")],
+    )
+    chart = bars.properties(
+        title=f"Singular-value spectrum of stream {stream}",
+        description=(
+            f"Bar chart of the {len(s)} singular values of residual stream {stream} (all "
+            f"positions stacked), largest first: {s[0]:.3f} down to {s[-1]:.3g}. The first "
+            f"direction alone holds {share[0]:.1%} of the energy."
+        ) if len(s) else f"Stream {stream} has no singular values.",
+        height=260,
+    )
+    return chart, df
+
+
+def information_types_chart(token_similarity: Sequence[float],
+                            position_similarity: Sequence[float]) -> ChartWithTable:
+    """Cosine of each stream with the token-embedding part and with the position part of x0."""
+    n = len(token_similarity)
+    df = pd.DataFrame({
+        "stream": _stream_labels(n) * 2,
+        "after_layer": list(range(n)) * 2,
+        "information": ["token identity (W_E part)"] * n + ["position (W_pos part)"] * n,
+        "cosine": [*token_similarity, *position_similarity],
+    })
+    x = alt.X("after_layer:O", title="Residual stream x_l (0 = embeddings)")
+    enc = dict(
+        x=x, y=alt.Y("cosine:Q", title="Cosine with that part of x0"),
+        color=alt.Color("information:N", title="Information"),
+        strokeDash=alt.StrokeDash("information:N", title="Information"),
+        shape=alt.Shape("information:N", title="Information"),
+        tooltip=["stream", "information", alt.Tooltip("cosine:Q", format=".4f")],
+    )
+    chart = alt.Chart(df).mark_line(point=True).encode(**enc).properties(
+        title="Information types carried along the stream",
+        description=(
+            f"Line chart with two lines (told apart by colour, dash and marker shape): the cosine "
+            f"of each of {n} streams with the token-embedding part of x0 (from "
+            f"{token_similarity[0]:.3f} to {token_similarity[-1]:.3f}) and with the positional "
+            f"part (from {position_similarity[0]:.3f} to {position_similarity[-1]:.3f})."
+        ),
+        height=260,
+    )
+    table = pd.DataFrame({"stream": _stream_labels(n), "token_similarity": token_similarity,
+                          "position_similarity": position_similarity})
+    return chart, table

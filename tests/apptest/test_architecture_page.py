@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def page():
-    return AppTest.from_file(str(ROOT / "pages/lesson/architecture.py"), default_timeout=TIMEOUT).run()
+    return AppTest.from_file(str(ROOT / "pages/architecture.py"), default_timeout=TIMEOUT).run()
 
 
 def _form_apply(at: AppTest) -> AppTest:
@@ -105,7 +105,7 @@ def test_switching_head_does_not_rerun_the_forward_pass(monkeypatch):
     monkeypatch.setattr(ui.controls, "architecture_report",
                         lambda *a, **k: calls.append(1) or original(*a, **k))
     ui.controls.get_report.clear()
-    page = AppTest.from_file(str(ROOT / "pages/lesson/architecture.py"), default_timeout=TIMEOUT).run()
+    page = AppTest.from_file(str(ROOT / "pages/architecture.py"), default_timeout=TIMEOUT).run()
     assert calls == [1]  # the first run computes the forward pass once
     page.selectbox(key="arch_head").set_value(3)
     page.selectbox(key="arch_layer").set_value(2)

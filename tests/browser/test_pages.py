@@ -22,7 +22,7 @@ from .conftest import (
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(SKIP_BROWSER, reason=SKIP_REASON)]
 
 # Pages that must always be in the navigation (by link text). Others found there are visited too.
-REQUIRED_PAGES = ["Home", "Architecture"]
+REQUIRED_PAGES = ["Home", "Architecture", "Residual stream"]
 
 NAV_LINK = '[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]'
 NAV_VIEW_MORE = '[data-testid="stSidebarNavViewButton"]'
@@ -126,22 +126,30 @@ def nav_labels(pg) -> list[str]:
 
 
 @pytest.mark.timeout(600)
-def test_deep_link_on_a_fresh_server_goes_through_app_navigation(browser):
+@pytest.mark.parametrize("path, heading", [("architecture", "Architecture"),
+                                           ("residual_stream", "Residual stream")])
+def test_deep_link_on_a_fresh_server_goes_through_app_navigation(browser, path, heading):
     """The first request a new server gets is a deep link: it must still run app.py's navigation.
 
-    (With page scripts directly in pages/, Streamlit would serve this first run in its old
-    pages-directory mode: labels 'app', 'architecture', 'home' and no page config.)
+    (Streamlit serves a fresh server's first run in its old pages-directory mode; without the
+    guard in every page the learner would see 'Page not found' or the navigation labels
+    'app', 'architecture', 'home' and no page config.)
     """
     from .conftest import OUTPUT_DIR, running_app
 
-    with running_app(OUTPUT_DIR / "streamlit-fresh-server.log") as base:
+    with running_app(OUTPUT_DIR / f"streamlit-fresh-server-{path}.log") as base:
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         pg = context.new_page()
-        pg.goto(base + "architecture")
+        pg.goto(base + path)
         wait_for_app_idle(pg)
-        assert pg.locator('[data-testid="stMain"] h1').first.inner_text().startswith("Architecture")
-        assert nav_labels(pg)[:2] == ["Home", "Architecture"]
+        pg.wait_for_timeout(1_000)
+        wait_for_app_idle(pg)
+        assert pg.locator('[data-testid="stMain"] h1').first.inner_text().startswith(heading)
+        assert nav_labels(pg) == ["Home", "Architecture", "Residual stream"]
         assert pg.title() == "Transformer Architecture Lab"
+        assert pg.get_by_text("Page not found").count() == 0
+        assert pg.locator('[data-testid="stDialog"]').count() == 0
+        assert not page_problems(pg)
         context.close()
 
 
@@ -181,3 +189,40 @@ def test_bad_token_input_shows_a_message_in_the_browser(page, app_url):
     assert "Entry 3, -5, is out of range" in alert
     screenshot(page, "architecture-bad-input")
     assert not page_problems(page)
+
+
+def test_residual_stream_page_shows_its_tables_and_charts(page, app_url):
+    page.goto(app_url + "residual_stream")
+    wait_for_app_idle(page)
+    # norm, similarity, effective rank, spectrum, information types, decomposition
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg, "
+        "[data-testid=\"stVegaLiteChart\"] canvas').length >= 6"
+    )
+    screenshot(page, "residual-stream-content")
+    assert not page_problems(page)
+    main = page.locator('[data-testid="stMain"]')
+    assert main.locator('[data-testid="stDataFrame"]').count() >= 1
+    assert "NaN" not in main.inner_text()
+    assert main.get_by_text("Cap: min(tokens, d_model)").count() == 1
+
+
+def test_residual_stream_page_follows_a_changed_model(page, app_url):
+    page.goto(app_url + "residual_stream")
+    wait_for_app_idle(page)
+    page.get_by_role("spinbutton", name="Layers (n_layer)").fill("2")
+    page.get_by_role("spinbutton", name="Seed").fill("7")
+    page.get_by_role("textbox", name="Token ids (comma or space separated)").fill("5, 9, 5, 9, 5")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_timeout(500)
+    wait_for_app_idle(page)
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_text("Model: 2 layers × 8 heads").wait_for()
+    assert main.get_by_text("input: 5 tokens (5, 9, 5, 9, 5)").count() == 1
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg, "
+        "[data-testid=\"stVegaLiteChart\"] canvas').length >= 6"
+    )
+    screenshot(page, "residual-stream-changed-model")
+    assert not page_problems(page)
+    assert "NaN" not in main.inner_text()

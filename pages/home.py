@@ -3,6 +3,9 @@
 import streamlit as st
 
 from core.lesson import LESSON
+from ui.shell import ensure_app_navigation
+
+ensure_app_navigation()
 
 st.title("Transformer Architecture Lab")
 st.subheader(LESSON.title)

@@ -15,6 +15,9 @@ from ui.controls import (
 )
 from ui.diagrams import FLOW_DESCRIPTION, flow_diagram
 from ui.layout import chart_with_table
+from ui.shell import ensure_app_navigation
+
+ensure_app_navigation()
 
 settings = model_sidebar()
 st.title("Architecture: the residual stream")
