@@ -1,0 +1,345 @@
+"""The question-bank schema (pydantic). Documented for instructors in ``assessments/README.md``.
+
+Every model refuses unknown keys (``extra="forbid"``) and is frozen: a loaded bank is shared by all
+sessions (``st.cache_resource``) and must never change. Sequences are tuples for the same reason.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from core.assessment_code import CHECK_DESCRIPTIONS, CHECKS
+from core.assessment_text import phrase_stems
+
+__all__ = [
+    "ItemType", "Objective", "Category", "OBJECTIVES", "CATEGORIES", "ITEM_TYPES",
+    "Option", "Concept", "RubricCheck",
+    "MultipleChoiceItem", "MultipleSelectItem", "EssayItem", "CodingItem", "Item", "Bank",
+    "MAX_ESSAY_WORDS",
+]
+
+#: Essays are graded on at most this many words; ``min_words`` may not exceed it.
+MAX_ESSAY_WORDS = 3000
+
+Objective = Literal["LO1", "LO2", "LO3"]
+Category = Literal["implementation", "conceptual", "production"]
+ItemType = Literal["multiple_choice", "multiple_select", "essay", "coding"]
+OBJECTIVES: tuple[str, ...] = ("LO1", "LO2", "LO3")
+CATEGORIES: tuple[str, ...] = ("implementation", "conceptual", "production")
+ITEM_TYPES: tuple[str, ...] = ("multiple_choice", "multiple_select", "essay", "coding")
+
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+Points = Annotated[float, Field(strict=True, gt=0, le=1000, allow_inf_nan=False)]
+Weight = Annotated[float, Field(strict=True, gt=0, le=100, allow_inf_nan=False)]
+
+
+def _custom(kind: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, message)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class Option(_Model):
+    """One answer option. In YAML either a plain string or ``{text: ..., feedback: ...}``."""
+
+    text: ShortText
+    feedback: LongText | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"text": data}
+        if isinstance(data, bool) or isinstance(data, (int, float)) or data is None:
+            shown = str(data).lower() if isinstance(data, bool) else repr(data)
+            what = "a yes/no value" if isinstance(data, bool) else "a number" if data is not None \
+                else "an empty value"
+            raise _custom("option_text", f"an option must be text; YAML read {shown} ({what}). "
+                                         f"Put the option in quotes")
+        return data
+
+
+class Concept(_Model):
+    """An essay rubric concept: found when any of its phrasings occurs in the answer."""
+
+    name: ShortText
+    weight: Weight = 1.0
+    keywords: Annotated[tuple[ShortText, ...], Field(min_length=1, max_length=60)]
+    hint: LongText | None = None  # shown after grading when the concept is missing
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords_have_words(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for kw in value:
+            if not phrase_stems(kw):
+                raise _custom("keyword", f"the keyword {kw!r} contains no letters or digits")
+        return value
+
+
+class RubricCheck(_Model):
+    """A coding rubric entry: one of the structural checks of :mod:`core.assessment_code`."""
+
+    check: str
+    weight: Weight = 1.0
+    description: ShortText | None = None
+
+    @field_validator("check")
+    @classmethod
+    def _known_check(cls, value: str) -> str:
+        if value not in CHECKS:
+            raise _custom("unknown_check", f"unknown check {value!r}; available checks: "
+                                           f"{', '.join(CHECKS)}")
+        return value
+
+    @property
+    def label(self) -> str:
+        return self.description or CHECK_DESCRIPTIONS[self.check]
+
+
+class _ItemBase(_Model):
+    id: Id
+    prompt: LongText
+    objective: Objective
+    category: Category
+    points: Points = 1.0
+    explanation: LongText
+    topic: ShortText | None = None  # short label for improvement areas; defaults from the id
+
+    @property
+    def label(self) -> str:
+        return self.topic or self.id.replace("_", " ").capitalize()
+
+
+def _option_texts(info: ValidationInfo) -> list[str] | None:
+    options = info.data.get("options")
+    return None if options is None else [o.text for o in options]
+
+
+def _check_options(options: tuple[Option, ...]) -> tuple[Option, ...]:
+    seen: set[str] = set()
+    for o in options:
+        if o.text in seen:
+            raise _custom("duplicate_option", f"the option {o.text!r} appears twice")
+        seen.add(o.text)
+    return options
+
+
+class MultipleChoiceItem(_ItemBase):
+    """One correct option out of several."""
+
+    type: Literal["multiple_choice"]
+    options: Annotated[tuple[Option, ...], Field(min_length=2, max_length=20)]
+    correct: ShortText
+
+    @field_validator("options")
+    @classmethod
+    def _unique_options(cls, value: tuple[Option, ...]) -> tuple[Option, ...]:
+        return _check_options(value)
+
+    @field_validator("correct")
+    @classmethod
+    def _correct_is_an_option(cls, value: str, info: ValidationInfo) -> str:
+        texts = _option_texts(info)
+        if texts is not None and value not in texts:
+            raise _custom("correct_not_option",
+                          f"the correct answer {value!r} is not one of the options "
+                          f"({'; '.join(repr(t) for t in texts)}); copy it exactly")
+        return value
+
+    def public(self) -> dict[str, Any]:
+        return _public_base(self) | {"options": [o.text for o in self.options]}
+
+
+class MultipleSelectItem(_ItemBase):
+    """Tick all that apply. ``scoring: partial`` (default) or ``exact`` (all or nothing)."""
+
+    type: Literal["multiple_select"]
+    options: Annotated[tuple[Option, ...], Field(min_length=2, max_length=20)]
+    correct: Annotated[tuple[ShortText, ...], Field(min_length=1)]
+    scoring: Literal["partial", "exact"] = "partial"
+
+    @field_validator("options")
+    @classmethod
+    def _unique_options(cls, value: tuple[Option, ...]) -> tuple[Option, ...]:
+        return _check_options(value)
+
+    @field_validator("correct")
+    @classmethod
+    def _correct_are_options(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        texts = _option_texts(info)
+        if texts is None:
+            return value
+        for v in value:
+            if v not in texts:
+                raise _custom("correct_not_option",
+                              f"the correct answer {v!r} is not one of the options "
+                              f"({'; '.join(repr(t) for t in texts)}); copy it exactly")
+        if len(set(value)) != len(value):
+            dup = next(v for v in value if value.count(v) > 1)
+            raise _custom("duplicate_correct", f"{dup!r} is listed twice")
+        if len(set(value)) == len(texts):
+            raise _custom("no_wrong_option",
+                          "every option is marked correct; include at least one wrong option, "
+                          "otherwise ticking every box would earn full marks")
+        return value
+
+    def public(self) -> dict[str, Any]:
+        return _public_base(self) | {"options": [o.text for o in self.options],
+                                     "scoring": self.scoring}
+
+
+class EssayItem(_ItemBase):
+    """Free text graded by length (up to ``min_words``) times rubric coverage."""
+
+    type: Literal["essay"]
+    min_words: Annotated[int, Field(strict=True, ge=1, le=MAX_ESSAY_WORDS)]
+    rubric: Annotated[tuple[Concept, ...], Field(min_length=1, max_length=30)]
+    rubric_summary: LongText | None = None  # the rubric in one sentence, shown after grading
+
+    @field_validator("rubric")
+    @classmethod
+    def _rubric_consistent(cls, value: tuple[Concept, ...]) -> tuple[Concept, ...]:
+        names: set[str] = set()
+        owner: dict[tuple[str, ...], str] = {}
+        for c in value:
+            if c.name in names:
+                raise _custom("duplicate_concept", f"the concept {c.name!r} appears twice")
+            names.add(c.name)
+            for kw in c.keywords:
+                key = phrase_stems(kw)
+                other = owner.get(key)
+                if other is not None and other != c.name:
+                    raise _custom("shared_keyword",
+                                  f"the keyword {kw!r} belongs to both {other!r} and {c.name!r}; "
+                                  f"a phrasing must point to one concept")
+                owner[key] = c.name
+        total = math.fsum(c.weight for c in value)
+        if not math.isfinite(total) or total <= 0:
+            raise _custom("weights", "the rubric weights must add up to a positive number")
+        return value
+
+    def public(self) -> dict[str, Any]:
+        return _public_base(self) | {"min_words": self.min_words}
+
+
+class CodingItem(_ItemBase):
+    """Code graded by a structural rubric on its syntax tree. Never executed."""
+
+    type: Literal["coding"]
+    template: Annotated[str, StringConstraints(max_length=20_000)] = ""
+    rubric: Annotated[tuple[RubricCheck, ...], Field(min_length=1, max_length=len(CHECKS))]
+    time_limit_minutes: Annotated[int, Field(strict=True, ge=1, le=600)] | None = None  # advisory
+    rubric_summary: LongText | None = None
+
+    @field_validator("rubric")
+    @classmethod
+    def _checks_unique(cls, value: tuple[RubricCheck, ...]) -> tuple[RubricCheck, ...]:
+        seen: set[str] = set()
+        for r in value:
+            if r.check in seen:
+                raise _custom("duplicate_check", f"the check {r.check!r} appears twice")
+            seen.add(r.check)
+        return value
+
+    def public(self) -> dict[str, Any]:
+        return _public_base(self) | {"template": self.template,
+                                     "time_limit_minutes": self.time_limit_minutes}
+
+
+def _public_base(item: _ItemBase) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "type": item.type,  # type: ignore[attr-defined]
+        "prompt": item.prompt,
+        "objective": item.objective,
+        "category": item.category,
+        "points": item.points,
+        "topic": item.label,
+    }
+
+
+Item = Annotated[
+    Union[MultipleChoiceItem, MultipleSelectItem, EssayItem, CodingItem],
+    Field(discriminator="type"),
+]
+
+ITEM_MODELS: dict[str, type[_ItemBase]] = {
+    "multiple_choice": MultipleChoiceItem,
+    "multiple_select": MultipleSelectItem,
+    "essay": EssayItem,
+    "coding": CodingItem,
+}
+
+
+class Bank(_Model):
+    """A question bank: one checkpoint or the summative assessment."""
+
+    id: Id
+    title: ShortText
+    kind: Literal["checkpoint", "summative"]
+    objective: Objective | None = None  # the learning objective a checkpoint serves
+    passing_threshold: Annotated[float, Field(strict=True, gt=0, le=1, allow_inf_nan=False)] = 0.85
+    intro: LongText | None = None
+    items: Annotated[tuple[Item, ...], Field(min_length=1, max_length=100)]
+
+    _source: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> "Bank":
+        first: dict[str, int] = {}
+        for i, item in enumerate(self.items, start=1):
+            if item.id in first:
+                raise _custom("duplicate_id",
+                              f"item '{item.id}', field 'id': the id '{item.id}' is used by items "
+                              f"#{first[item.id]} and #{i}; every item needs its own id")
+            first[item.id] = i
+        if self.kind == "checkpoint" and self.objective is None:
+            raise _custom("objective", "field 'objective': a checkpoint bank must name the "
+                                       "learning objective it checks (LO1, LO2 or LO3)")
+        return self
+
+    @property
+    def source(self) -> str | None:
+        """The file this bank was loaded from (None when built in code)."""
+        return self._source
+
+    @property
+    def item_ids(self) -> tuple[str, ...]:
+        return tuple(i.id for i in self.items)
+
+    def item(self, item_id: str) -> MultipleChoiceItem | MultipleSelectItem | EssayItem | CodingItem:
+        for i in self.items:
+            if i.id == item_id:
+                return i
+        raise KeyError(item_id)
+
+    def public(self) -> dict[str, Any]:
+        """Everything needed to render the bank before submission, and nothing of the key:
+        no correct answers, option feedback, explanations, rubric concepts or keywords."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "kind": self.kind,
+            "objective": self.objective,
+            "passing_threshold": self.passing_threshold,
+            "intro": self.intro,
+            "total_points": math.fsum(i.points for i in self.items),
+            "items": [i.public() for i in self.items],
+        }
