@@ -14,6 +14,7 @@ from ui.controls import (
     show_settings_error,
 )
 from ui.diagrams import FLOW_DESCRIPTION, flow_diagram
+from ui.assessment_ui import checkpoint
 from ui.layout import chart_with_table
 from ui.shell import ensure_app_navigation
 
@@ -184,3 +185,6 @@ st.caption(
     "Norms of the parts do not add up to the norm of the final stream (vectors add, lengths do "
     "not); the cosine column says how much each part points the same way as the final stream."
 )
+
+# -- checkpoint ------------------------------------------------------------------------------------
+checkpoint("checkpoint_1")

@@ -11,6 +11,7 @@ from ui.controls import (
     model_sidebar,
     show_settings_error,
 )
+from ui.assessment_ui import checkpoint
 from ui.layout import chart_with_table
 from ui.shell import ensure_app_navigation
 
@@ -156,3 +157,6 @@ st.markdown(
     "induction) add sharp, structured updates. Raise the weight scale in the sidebar to see the "
     "layers matter more; the Production mapping page shows a trained GPT-2-style model."
 )
+
+# -- checkpoint ------------------------------------------------------------------------------------
+checkpoint("checkpoint_2")

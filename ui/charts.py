@@ -378,3 +378,37 @@ def information_types_chart(token_similarity: Sequence[float],
     table = pd.DataFrame({"stream": _stream_labels(n), "token_similarity": token_similarity,
                           "position_similarity": position_similarity})
     return chart, table
+
+
+def mastery_chart(objective_mastery: dict[str, float], threshold: float,
+                  labels: dict[str, str] | None = None) -> ChartWithTable:
+    """Per-objective mastery (0–1) as bars, with the pass mark as a dashed rule."""
+    labels = labels or {}
+    df = pd.DataFrame({
+        "objective": list(objective_mastery),
+        "description": [labels.get(k, "") for k in objective_mastery],
+        "mastery": [float(v) for v in objective_mastery.values()],
+    })
+    df["status"] = np.where(df["mastery"] >= threshold, "at or above the pass mark",
+                            "below the pass mark")
+    bars = alt.Chart(df).mark_bar().encode(
+        y=alt.Y("objective:N", title="Learning objective", sort=list(df["objective"])),
+        x=alt.X("mastery:Q", title="Mastery", scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%")),
+        opacity=alt.Opacity("status:N", title="Status",
+                            scale=alt.Scale(domain=["at or above the pass mark",
+                                                    "below the pass mark"], range=[1.0, 0.45])),
+        tooltip=["objective", "description", alt.Tooltip("mastery:Q", format=".0%"), "status"],
+    )
+    text = bars.mark_text(align="left", dx=4).encode(
+        text=alt.Text("mastery:Q", format=".0%"), opacity=alt.value(1.0))
+    rule = alt.Chart(pd.DataFrame({"pass_mark": [threshold]})).mark_rule(
+        strokeDash=[6, 4], color="#b00020").encode(x="pass_mark:Q")
+    parts = ", ".join(f"{o} {m:.0%}" for o, m in zip(df["objective"], df["mastery"]))
+    chart = alt.layer(bars, text, rule).properties(
+        title="Mastery per learning objective",
+        description=(f"Horizontal bar chart of your mastery of each learning objective: {parts}; "
+                     f"a dashed line marks the pass mark of {threshold:.0%}."),
+        height=40 * max(1, len(df)) + 20,
+    )
+    return chart, df

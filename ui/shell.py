@@ -20,6 +20,7 @@ LESSON_PAGES = (
     ("pages/home.py", "Home", ":material/home:"),
     ("pages/architecture.py", "Architecture", ":material/account_tree:"),
     ("pages/residual_stream.py", "Residual stream", ":material/timeline:"),
+    ("pages/assessment.py", "Final assessment", ":material/task_alt:"),
 )
 
 
@@ -29,9 +30,14 @@ def lesson_pages() -> list:
 
 
 def run_app() -> None:
+    from ui.assessment_ui import progress_panel
+
     st.set_page_config(page_title="Transformer Architecture Lab",
                        page_icon=":material/account_tree:", layout="wide")
-    st.navigation(lesson_pages(), position="sidebar").run()
+    page = st.navigation(lesson_pages(), position="sidebar")
+    with st.sidebar:
+        progress_panel()
+    page.run()
 
 
 def ensure_app_navigation() -> None:

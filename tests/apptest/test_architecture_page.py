@@ -18,7 +18,7 @@ def page():
 
 
 def _form_apply(at: AppTest) -> AppTest:
-    at.button[0].click()  # the form's only button: Apply
+    next(b for b in at.button if b.label == "Apply").click()
     return at.run()
 
 
@@ -34,7 +34,8 @@ def test_app_entry_runs_home_without_exception():
 def test_default_run_is_clean_and_shows_every_block(page):
     assert not page.exception and not page.error
     headers = [h.value for h in page.header]
-    assert len(headers) == 7 and headers[-1] == "7. The exact path decomposition"
+    assert headers[6] == "7. The exact path decomposition"
+    assert headers[7].startswith("Checkpoint 1")
     # Reconstruction error metric: a small number printed in scientific notation.
     err = next(m for m in page.metric if m.label.startswith("Sum of parts"))
     assert float(err.value) < 1e-5
@@ -45,18 +46,18 @@ def test_default_run_is_clean_and_shows_every_block(page):
 
 
 def test_bad_tokens_show_an_error_not_an_exception(page):
-    page.text_area[0].set_value("1, 15, banana, 27")
+    page.text_area(key="lab_w_tokens").set_value("1, 15, banana, 27")
     page = _form_apply(page)
     assert not page.exception
     assert len(page.error) == 1
     assert "'banana', is not a whole number" in page.error[0].value
     # The learner's text is kept so it can be fixed, and the page still shows the last model.
-    assert page.text_area[0].value == "1, 15, banana, 27"
-    assert len(page.header) == 7
+    assert page.text_area(key="lab_w_tokens").value == "1, 15, banana, 27"
+    assert page.header[6].value == "7. The exact path decomposition"
 
 
 def test_out_of_range_token_names_the_range(page):
-    page.text_area[0].set_value("3, 1000")
+    page.text_area(key="lab_w_tokens").set_value("3, 1000")
     page = _form_apply(page)
     assert not page.exception
     assert "Entry 2, 1000, is out of range: accepted ids are 0 to 999" in page.error[0].value
@@ -80,18 +81,18 @@ def test_over_budget_model_is_refused_with_estimate_and_limit(page):
 def test_changing_the_model_and_preset_updates_the_page(page):
     page.number_input(key="lab_w_n_layer").set_value(2)
     page.number_input(key="lab_w_n_head").set_value(4)
-    page.radio[0].set_value(page.radio[0].options[2])  # random sequence repeated twice
+    page.radio(key="lab_w_source").set_value(page.radio(key="lab_w_source").options[2])  # random sequence repeated twice
     page = _form_apply(page)
     assert not page.exception and not page.error
     assert next(m for m in page.metric if m.label == "Layers").value == "2"
-    ids = [int(t) for t in page.text_area[0].value.split(",")]
+    ids = [int(t) for t in page.text_area(key="lab_w_tokens").value.split(",")]
     assert len(ids) == 16 and ids[:8] == ids[8:]
     assert page.selectbox(key="arch_head").options == ["0", "1", "2", "3"]
 
 
 def test_spec_preset_refused_for_small_vocabulary(page):
     page.number_input(key="lab_w_vocab").set_value(100)
-    page.radio[0].set_value(page.radio[0].options[1])
+    page.radio(key="lab_w_source").set_value(page.radio(key="lab_w_source").options[1])
     page = _form_apply(page)
     assert not page.exception
     assert "uses token ids up to 567" in page.error[0].value

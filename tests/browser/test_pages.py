@@ -22,7 +22,7 @@ from .conftest import (
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(SKIP_BROWSER, reason=SKIP_REASON)]
 
 # Pages that must always be in the navigation (by link text). Others found there are visited too.
-REQUIRED_PAGES = ["Home", "Architecture", "Residual stream"]
+REQUIRED_PAGES = ["Home", "Architecture", "Residual stream", "Final assessment"]
 
 NAV_LINK = '[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]'
 NAV_VIEW_MORE = '[data-testid="stSidebarNavViewButton"]'
@@ -145,7 +145,9 @@ def test_deep_link_on_a_fresh_server_goes_through_app_navigation(browser, path, 
         pg.wait_for_timeout(1_000)
         wait_for_app_idle(pg)
         assert pg.locator('[data-testid="stMain"] h1').first.inner_text().startswith(heading)
-        assert nav_labels(pg) == ["Home", "Architecture", "Residual stream"]
+        from ui.shell import LESSON_PAGES
+
+        assert nav_labels(pg) == [title for _, title, _ in LESSON_PAGES]
         assert pg.title() == "Transformer Architecture Lab"
         assert pg.get_by_text("Page not found").count() == 0
         assert pg.locator('[data-testid="stDialog"]').count() == 0

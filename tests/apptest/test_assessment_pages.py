@@ -1,0 +1,181 @@
+"""Checkpoints and the final assessment, answered through the widgets as a learner would.
+
+Right answers come from the YAML banks (the answer key) and the model essays and code written
+for the grader tests; the page code never sees them.
+"""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.assessment import bank_path, load_bank
+from tests.unit.test_assessment_banks import GOOD_CODE, MODEL_ANSWERS
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 180
+
+
+def answer_right(at: AppTest, bank, prefix: str) -> None:
+    for item in bank.items:
+        key = f"{prefix}{item.id}"
+        if item.type == "multiple_choice":
+            at.radio(key=key).set_value(item.correct)
+        elif item.type == "multiple_select":
+            for box in at.checkbox:
+                if box.key.startswith(key + "__"):
+                    box.set_value(box.label in item.correct)
+        elif item.type == "essay":
+            at.text_area(key=key).set_value(MODEL_ANSWERS[item.id])
+        elif item.type == "coding":
+            at.text_area(key=key).set_value(GOOD_CODE)
+
+
+def answer_wrong(at: AppTest, bank, prefix: str) -> None:
+    for item in bank.items:
+        key = f"{prefix}{item.id}"
+        if item.type == "multiple_choice":
+            wrong = next(o.text for o in item.options if o.text != item.correct)
+            at.radio(key=key).set_value(wrong)
+        elif item.type == "multiple_select":
+            for box in at.checkbox:
+                if box.key.startswith(key + "__"):
+                    box.set_value(True)  # every box: never pays
+        elif item.type == "essay":
+            at.text_area(key=key).set_value("Transformers are big. I like them a lot.")
+        elif item.type == "coding":
+            at.text_area(key=key).set_value("def broken(:\n    pass\n")
+
+
+def submit(at: AppTest, label: str) -> AppTest:
+    next(b for b in at.button if b.label == label).click()
+    return at.run()
+
+
+def sidebar_text(at: AppTest) -> str:
+    return " ".join(m.value for m in at.sidebar.markdown)
+
+
+@pytest.fixture
+def architecture():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/architecture.py")
+    return at.run()
+
+
+def test_checkpoint_answered_right_passes_and_updates_progress(architecture):
+    at = architecture
+    bank = load_bank(bank_path("checkpoint_1"))
+    assert "Checkpoint 1 (Architecture): not attempted" in sidebar_text(at)
+    answer_right(at, bank, "cp_checkpoint_1_0_")
+    at = submit(at, "Submit answers")
+    assert not at.exception
+    assert any("Passed: 100%" in s.value for s in at.success)
+    assert "Checkpoint 1 (Architecture): passed, best 100%" in sidebar_text(at)
+
+
+def test_checkpoint_answered_wrong_explains_and_allows_retry(architecture):
+    at = architecture
+    bank = load_bank(bank_path("checkpoint_1"))
+    answer_wrong(at, bank, "cp_checkpoint_1_0_")
+    at = submit(at, "Submit answers")
+    assert not at.exception
+    warning = next(w.value for w in at.warning if "Not passed yet" in w.value)
+    assert "Not passed yet: 0%" in warning
+    # Every question's explanation from the bank is shown after submitting.
+    shown = " ".join(i.value for i in at.info)
+    for item in bank.items:
+        assert item.explanation.split(".")[0][:40].replace("*", "") in shown.replace("\\", "")
+    assert "Checkpoint 1 (Architecture): not passed yet, best 0%" in sidebar_text(at)
+    at = submit(at, "Try again")
+    assert not at.exception
+    # Fresh attempt: new, empty widgets.
+    assert at.radio(key=f"cp_checkpoint_1_1_{bank.items[0].id}").value is None
+
+
+def test_checkpoint_2_on_the_residual_page():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/residual_stream.py")
+    at = at.run()
+    bank = load_bank(bank_path("checkpoint_2"))
+    answer_right(at, bank, "cp_checkpoint_2_0_")
+    at = submit(at, "Submit answers")
+    assert not at.exception
+    assert any("Passed: 100%" in s.value for s in at.success)
+
+
+@pytest.fixture
+def final():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/assessment.py")
+    return at.run()
+
+
+def test_final_assessment_with_good_answers_passes(final):
+    at = final
+    bank = load_bank(bank_path("summative"))
+    assert [i.id for i in bank.items] == ["complete_transformer_implementation",
+                                          "residual_stream_analysis", "production_scaling",
+                                          "qk_ov_circuits"]
+    answer_right(at, bank, "final_0_")
+    at = submit(at, "Review my answers")
+    assert not at.exception
+    assert at.header[0].value == "Review your answers"
+    assert not at.warning  # everything answered
+    at = submit(at, "Submit final answers")
+    assert not at.exception
+    assert any("Passed: 100%" in s.value and "Ready for advanced circuit analysis" in s.value
+               for s in at.success)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Overall score"] == "100%"
+    assert metrics["Implementation"] == "100%" and metrics["Conceptual"] == "100%"
+    assert "Final assessment: passed, best 100%" in sidebar_text(at)
+    assert len(at.get("download_button")) == 2
+
+
+def test_final_assessment_with_poor_answers_fails_with_focus_areas(final):
+    at = final
+    bank = load_bank(bank_path("summative"))
+    answer_wrong(at, bank, "final_0_")
+    at = submit(at, "Review my answers")
+    at = submit(at, "Submit final answers")
+    assert not at.exception
+    warning = next(w.value for w in at.warning if "Not passed" in w.value)
+    assert "Additional study recommended" in warning
+    assert any(s.value == "Focus areas" for s in at.subheader)
+    focus = next(m.value for m in at.markdown if m.value.startswith("- "))
+    assert "LO1" in focus or "LO2" in focus or "LO3" in focus
+    # The syntax error is reported with its line, and the code scored 0.
+    assert "line 1" in " ".join(m.value for m in at.markdown)
+    at = submit(at, "Retake the assessment")
+    assert not at.exception
+    assert at.text_area(key="final_1_production_scaling").value == ""
+
+
+def test_review_can_go_back_to_edit_without_losing_answers(final):
+    at = final
+    at.text_area(key="final_0_qk_ov_circuits").set_value("My draft answer about QK and OV.")
+    at = submit(at, "Review my answers")
+    assert any("Not answered yet" in w.value for w in at.warning)
+    assert "My draft answer about QK and OV." in [t.value for t in at.text]
+    at = submit(at, "Edit my answers")
+    assert at.text_area(key="final_0_qk_ov_circuits").value == "My draft answer about QK and OV."
+
+
+def test_broken_bank_shows_a_message_and_the_page_keeps_working(monkeypatch, tmp_path):
+    import ui.assessment_ui as ui_assessment
+
+    broken = tmp_path / "checkpoint_1.yaml"
+    broken.write_text("id: checkpoint_1\ntitle: [unclosed\n")
+    monkeypatch.setattr(ui_assessment, "bank_path", lambda bank_id: broken)
+    ui_assessment.cached_bank.clear()
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+        at.switch_page("pages/architecture.py")
+        at = at.run()
+        assert not at.exception
+        message = next(e.value for e in at.error if "could not be loaded" in e.value)
+        assert "checkpoint_1.yaml" in message
+        assert any(h.value == "7. The exact path decomposition" for h in at.header)
+    finally:
+        ui_assessment.cached_bank.clear()
