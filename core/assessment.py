@@ -134,8 +134,18 @@ def public_view(bank: Bank) -> dict[str, Any]:
 
 # --- results ---------------------------------------------------------------------------------
 
+class _KeyAccess:
+    """``result["score"]`` works as well as ``result.score``."""
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+
 @dataclass(frozen=True)
-class ItemResult:
+class ItemResult(_KeyAccess):
     """One graded item. ``result["score"]`` works as well as ``result.score``."""
 
     id: str
@@ -152,18 +162,12 @@ class ItemResult:
     details: dict[str, Any]  # type-specific, see grade_item
     response: Any = None  # the learner's answer as submitted (plain text; display as text)
 
-    def __getitem__(self, key: str) -> Any:
-        try:
-            return getattr(self, key)
-        except AttributeError:
-            raise KeyError(key) from None
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 @dataclass(frozen=True)
-class GradeResult:
+class GradeResult(_KeyAccess):
     """The graded submission of one bank. ``result["score"]`` works as well as ``result.score``.
 
     * ``score``: earned points / total points (unanswered items count 0), in [0, 1].
@@ -198,12 +202,6 @@ class GradeResult:
     objective_mastery: dict[str, float]
     improvement_areas: list[str]
     verdict: str
-
-    def __getitem__(self, key: str) -> Any:
-        try:
-            return getattr(self, key)
-        except AttributeError:
-            raise KeyError(key) from None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (the items as dicts, in bank order)."""

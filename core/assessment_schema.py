@@ -7,7 +7,7 @@ sessions (``st.cache_resource``) and must never change. Sequences are tuples for
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Sequence, Union
 
 from pydantic import (
     BaseModel,
@@ -141,44 +141,47 @@ def _check_options(options: tuple[Option, ...]) -> tuple[Option, ...]:
     return options
 
 
-class MultipleChoiceItem(_ItemBase):
-    """One correct option out of several."""
+def _not_an_option(value: str, texts: Sequence[str]):
+    return _custom("correct_not_option",
+                   f"the correct answer {value!r} is not one of the options "
+                   f"({'; '.join(repr(t) for t in texts)}); copy it exactly")
 
-    type: Literal["multiple_choice"]
+
+class _ChoiceItem(_ItemBase):
+    """Shared by the two choice types: 2 to 20 options with distinct texts."""
+
     options: Annotated[tuple[Option, ...], Field(min_length=2, max_length=20)]
-    correct: ShortText
 
     @field_validator("options")
     @classmethod
     def _unique_options(cls, value: tuple[Option, ...]) -> tuple[Option, ...]:
         return _check_options(value)
+
+
+class MultipleChoiceItem(_ChoiceItem):
+    """One correct option out of several."""
+
+    type: Literal["multiple_choice"]
+    correct: ShortText
 
     @field_validator("correct")
     @classmethod
     def _correct_is_an_option(cls, value: str, info: ValidationInfo) -> str:
         texts = _option_texts(info)
         if texts is not None and value not in texts:
-            raise _custom("correct_not_option",
-                          f"the correct answer {value!r} is not one of the options "
-                          f"({'; '.join(repr(t) for t in texts)}); copy it exactly")
+            raise _not_an_option(value, texts)
         return value
 
     def public(self) -> dict[str, Any]:
         return _public_base(self) | {"options": [o.text for o in self.options]}
 
 
-class MultipleSelectItem(_ItemBase):
+class MultipleSelectItem(_ChoiceItem):
     """Tick all that apply. ``scoring: partial`` (default) or ``exact`` (all or nothing)."""
 
     type: Literal["multiple_select"]
-    options: Annotated[tuple[Option, ...], Field(min_length=2, max_length=20)]
     correct: Annotated[tuple[ShortText, ...], Field(min_length=1)]
     scoring: Literal["partial", "exact"] = "partial"
-
-    @field_validator("options")
-    @classmethod
-    def _unique_options(cls, value: tuple[Option, ...]) -> tuple[Option, ...]:
-        return _check_options(value)
 
     @field_validator("correct")
     @classmethod
@@ -188,9 +191,7 @@ class MultipleSelectItem(_ItemBase):
             return value
         for v in value:
             if v not in texts:
-                raise _custom("correct_not_option",
-                              f"the correct answer {v!r} is not one of the options "
-                              f"({'; '.join(repr(t) for t in texts)}); copy it exactly")
+                raise _not_an_option(v, texts)
         if len(set(value)) != len(value):
             dup = next(v for v in value if value.count(v) > 1)
             raise _custom("duplicate_correct", f"{dup!r} is listed twice")
