@@ -32,6 +32,12 @@ ChartWithTable = tuple[alt.Chart, pd.DataFrame]
 TEXT_CELLS_MAX = 16
 
 
+def text_label(token: str) -> str:
+    """A token's text made visible on an axis: leading spaces as '␣', newlines as '⏎'."""
+    shown = token.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥")
+    return shown if len(shown) <= 14 else shown[:13] + "…"
+
+
 def token_label(position: int, token_id: int) -> str:
     """Axis label for a sequence position, e.g. ``"3 · id 89"``."""
     return f"{position} · id {int(token_id)}"
@@ -113,10 +119,14 @@ def stream_norm_chart(stream_norms: np.ndarray) -> ChartWithTable:
 
 
 def attention_heatmap(weights: np.ndarray, token_ids: Sequence[int], layer: int,
-                      head: int) -> ChartWithTable:
-    """One head's pattern ``[query, key]`` with positions and token ids on both axes."""
+                      head: int, token_texts: Sequence[str] | None = None) -> ChartWithTable:
+    """One head's pattern ``[query, key]`` with positions and token ids (or the tokens' text,
+    when ``token_texts`` is given) on both axes."""
     seq = weights.shape[0]
-    labels = [token_label(i, t) for i, t in enumerate(token_ids)]
+    if token_texts is None:
+        labels = [token_label(i, t) for i, t in enumerate(token_ids)]
+    else:
+        labels = [f"{i} · {text_label(t)}" for i, t in enumerate(token_texts)]
     q, k = np.meshgrid(np.arange(seq), np.arange(seq), indexing="ij")
     df = pd.DataFrame({
         "query": [labels[i] for i in q.ravel()],
@@ -127,7 +137,7 @@ def attention_heatmap(weights: np.ndarray, token_ids: Sequence[int], layer: int,
     top = np.argmax(weights, axis=1)
     desc = (
         f"Heatmap of layer {layer}, head {head}: rows are query positions, columns key positions "
-        f"(each labelled with its token id); darker means more attention. Cells above the "
+        f"(each labelled with its token); darker means more attention. Cells above the "
         f"diagonal are 0 because a token cannot attend to later tokens. The last query attends "
         f"most to position {int(top[-1])} (weight {weights[-1, top[-1]]:.3f})."
     )
@@ -410,5 +420,52 @@ def mastery_chart(objective_mastery: dict[str, float], threshold: float,
         description=(f"Horizontal bar chart of your mastery of each learning objective: {parts}; "
                      f"a dashed line marks the pass mark of {threshold:.0%}."),
         height=40 * max(1, len(df)) + 20,
+    )
+    return chart, df
+
+
+def previous_token_heatmap(scores: np.ndarray) -> ChartWithTable:
+    """``scores`` [layer, head]: mean attention to the previous position (1 = previous-token head)."""
+    n_layer, n_head = scores.shape
+    l, h = np.meshgrid(np.arange(n_layer), np.arange(n_head), indexing="ij")
+    df = pd.DataFrame({"layer": [f"L{i}" for i in l.ravel()],
+                       "head": [f"H{j}" for j in h.ravel()],
+                       "attention_to_previous": scores.ravel()})
+    top = np.unravel_index(np.argmax(scores), scores.shape)
+    desc = (
+        f"Heatmap of how much attention each of {n_layer} × {n_head} heads pays to the token "
+        f"just before the query, averaged over positions; values near 1 mark previous-token "
+        f"heads. Highest: layer {top[0]} head {top[1]} at {scores[top]:.2f}."
+    )
+    chart = _heatmap(df, x="head", y="layer", value="attention_to_previous", x_title="Head",
+                     y_title="Layer", x_order=[f"H{j}" for j in range(n_head)],
+                     y_order=[f"L{i}" for i in range(n_layer)],
+                     title="Previous-token attention per head", description=desc,
+                     scheme="purples")
+    table = pd.DataFrame(scores, index=pd.Index([f"L{i}" for i in range(n_layer)], name="layer"),
+                         columns=[f"H{j}" for j in range(n_head)])
+    return chart, table
+
+
+def top_predictions_chart(predictions: Sequence[dict], context: str) -> ChartWithTable:
+    """Next-token probabilities of the top-k candidates, as bars labelled with the token."""
+    df = pd.DataFrame({
+        "rank": range(1, len(predictions) + 1),
+        "token": [text_label(p["token"]) for p in predictions],
+        "token_id": [p["id"] for p in predictions],
+        "probability": [p["probability"] for p in predictions],
+    })
+    bars = alt.Chart(df).mark_bar().encode(
+        y=alt.Y("token:N", sort=list(df["token"]), title="Next token (␣ = space)"),
+        x=alt.X("probability:Q", title="Probability", axis=alt.Axis(format="%")),
+        tooltip=["rank", "token", "token_id", alt.Tooltip("probability:Q", format=".2%")],
+    )
+    text = bars.mark_text(align="left", dx=4).encode(text=alt.Text("probability:Q", format=".1%"))
+    listed = "; ".join(f"{t} {p:.1%}" for t, p in zip(df["token"], df["probability"]))
+    chart = alt.layer(bars, text).properties(
+        title="Top next-token predictions",
+        description=(f"Horizontal bar chart of the model's {len(df)} most likely next tokens "
+                     f"after “{context[-60:]}”: {listed}."),
+        height=36 * max(1, len(df)) + 20,
     )
     return chart, df
