@@ -20,6 +20,7 @@ LESSON_PAGES = (
     ("pages/home.py", "Home", ":material/home:"),
     ("pages/architecture.py", "Architecture", ":material/account_tree:"),
     ("pages/residual_stream.py", "Residual stream", ":material/timeline:"),
+    ("pages/production.py", "Production mapping", ":material/factory:"),
     ("pages/assessment.py", "Final assessment", ":material/task_alt:"),
 )
 

@@ -22,7 +22,8 @@ from .conftest import (
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(SKIP_BROWSER, reason=SKIP_REASON)]
 
 # Pages that must always be in the navigation (by link text). Others found there are visited too.
-REQUIRED_PAGES = ["Home", "Architecture", "Residual stream", "Final assessment"]
+REQUIRED_PAGES = ["Home", "Architecture", "Residual stream", "Production mapping",
+                  "Final assessment"]
 
 NAV_LINK = '[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]'
 NAV_VIEW_MORE = '[data-testid="stSidebarNavViewButton"]'
@@ -228,3 +229,24 @@ def test_residual_stream_page_follows_a_changed_model(page, app_url):
     screenshot(page, "residual-stream-changed-model")
     assert not page_problems(page)
     assert "NaN" not in main.inner_text()
+
+
+@pytest.mark.timeout(600)
+def test_production_page_runs_the_bundled_model_on_my_sentence(page, app_url):
+    page.goto(app_url + "production")
+    wait_for_app_idle(page)
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_text("Showing the bundled tiny GPT-2").wait_for()
+    box = page.get_by_role("textbox", name="Your sentence")
+    box.fill("The river flows through the old town and into the")
+    box.press("Enter")
+    page.wait_for_timeout(500)
+    wait_for_app_idle(page)
+    main.get_by_text("11 tokens").wait_for()
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=stVegaLiteChart] svg, "
+        "[data-testid=stVegaLiteChart] canvas').length >= 7"
+    )
+    screenshot(page, "production-my-sentence")
+    assert not page_problems(page)
+    assert "Top next-token predictions" in main.inner_text()
