@@ -132,12 +132,19 @@ def _option_texts(info: ValidationInfo) -> list[str] | None:
     return None if options is None else [o.text for o in options]
 
 
-def _check_options(options: tuple[Option, ...]) -> tuple[Option, ...]:
+def _first_duplicate(names) -> str | None:
     seen: set[str] = set()
-    for o in options:
-        if o.text in seen:
-            raise _custom("duplicate_option", f"the option {o.text!r} appears twice")
-        seen.add(o.text)
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
+def _check_options(options: tuple[Option, ...]) -> tuple[Option, ...]:
+    dup = _first_duplicate(o.text for o in options)
+    if dup is not None:
+        raise _custom("duplicate_option", f"the option {dup!r} appears twice")
     return options
 
 
@@ -252,11 +259,9 @@ class CodingItem(_ItemBase):
     @field_validator("rubric")
     @classmethod
     def _checks_unique(cls, value: tuple[RubricCheck, ...]) -> tuple[RubricCheck, ...]:
-        seen: set[str] = set()
-        for r in value:
-            if r.check in seen:
-                raise _custom("duplicate_check", f"the check {r.check!r} appears twice")
-            seen.add(r.check)
+        dup = _first_duplicate(r.check for r in value)
+        if dup is not None:
+            raise _custom("duplicate_check", f"the check {dup!r} appears twice")
         return value
 
     def public(self) -> dict[str, Any]:

@@ -194,11 +194,10 @@ def architecture_summary(model) -> dict[str, Any]:
     n_inner = _resolved_inner(cfg)
     tied = bool(getattr(cfg, "tie_word_embeddings", True)) and (
         model.lm_head.weight.data_ptr() == model.transformer.wte.weight.data_ptr())
+    dims = {"n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd": cfg.n_embd,
+            "d_head": cfg.n_embd // cfg.n_head}
     production = {
-        "n_layer": cfg.n_layer,
-        "n_head": cfg.n_head,
-        "n_embd": cfg.n_embd,
-        "d_head": cfg.n_embd // cfg.n_head,
+        **dims,
         "n_inner": n_inner,
         "mlp_ratio": n_inner / cfg.n_embd,
         "vocab_size": cfg.vocab_size,
@@ -210,10 +209,7 @@ def architecture_summary(model) -> dict[str, Any]:
         "tied_embeddings": "yes (W_U = W_Eᵀ)" if tied else "no",
     }
     interpretable = {
-        "n_layer": cfg.n_layer,
-        "n_head": cfg.n_head,
-        "n_embd": cfg.n_embd,
-        "d_head": cfg.n_embd // cfg.n_head,
+        **dims,
         "n_inner": None,
         "mlp_ratio": 0.0,
         "vocab_size": cfg.vocab_size,

@@ -86,6 +86,25 @@ def _heatmap(df: pd.DataFrame, *, x: str, y: str, value: str, x_title: str, y_ti
     )
 
 
+def _layer_head_heatmap(values: np.ndarray, value: str, *, title: str, description: str,
+                        extra: dict[str, np.ndarray] | None = None,
+                        **heatmap_kwargs) -> tuple[alt.Chart, pd.DataFrame, pd.DataFrame]:
+    """A [layer, head] heatmap: (chart, long data, layer × head table)."""
+    n_layer, n_head = values.shape
+    layers = [f"L{i}" for i in range(n_layer)]
+    heads = [f"H{j}" for j in range(n_head)]
+    l, h = np.meshgrid(np.arange(n_layer), np.arange(n_head), indexing="ij")
+    df = pd.DataFrame({"layer": [layers[i] for i in l.ravel()],
+                       "head": [heads[j] for j in h.ravel()], value: values.ravel()})
+    for name, column in (extra or {}).items():
+        df[name] = column.ravel()
+    chart = _heatmap(df, x="head", y="layer", value=value, x_title="Head", y_title="Layer",
+                     x_order=heads, y_order=layers, title=title, description=description,
+                     **heatmap_kwargs)
+    table = pd.DataFrame(values, index=pd.Index(layers, name="layer"), columns=heads)
+    return chart, df, table
+
+
 def stream_norm_chart(stream_norms: np.ndarray) -> ChartWithTable:
     """``stream_norms`` [layer + 1, seq] → line of the mean ‖x_l‖ with the min–max band."""
     n = stream_norms.shape[0]
@@ -141,8 +160,9 @@ def attention_heatmap(weights: np.ndarray, token_ids: Sequence[int], layer: int,
         f"diagonal are 0 because a token cannot attend to later tokens. The last query attends "
         f"most to position {int(top[-1])} (weight {weights[-1, top[-1]]:.3f})."
     )
-    chart = _heatmap(df, x="key", y="query", value="weight", x_title="Key position · token id",
-                     y_title="Query position · token id", x_order=labels, y_order=labels,
+    kind = "token id" if token_texts is None else "token"
+    chart = _heatmap(df, x="key", y="query", value="weight", x_title=f"Key position · {kind}",
+                     y_title=f"Query position · {kind}", x_order=labels, y_order=labels,
                      title=f"Attention pattern: layer {layer}, head {head}", description=desc)
     table = pd.DataFrame(weights, index=pd.Index(labels, name="query \\ key"), columns=labels)
     return chart, table
@@ -151,10 +171,6 @@ def attention_heatmap(weights: np.ndarray, token_ids: Sequence[int], layer: int,
 def entropy_heatmap(entropy: np.ndarray, seq_len: int) -> ChartWithTable:
     """``entropy`` [layer, head] in nats, mean over query positions."""
     n_layer, n_head = entropy.shape
-    l, h = np.meshgrid(np.arange(n_layer), np.arange(n_head), indexing="ij")
-    df = pd.DataFrame({"layer": [f"L{i}" for i in l.ravel()],
-                       "head": [f"H{j}" for j in h.ravel()],
-                       "entropy_nats": entropy.ravel()})
     uniform = float(np.mean(np.log(np.arange(1, seq_len + 1))))
     lo = np.unravel_index(np.argmin(entropy), entropy.shape)
     desc = (
@@ -163,13 +179,9 @@ def entropy_heatmap(entropy: np.ndarray, seq_len: int) -> ChartWithTable:
         f"head {lo[1]} at {entropy[lo]:.3f}; a head attending uniformly to all earlier tokens "
         f"would score {uniform:.3f}."
     )
-    chart = _heatmap(df, x="head", y="layer", value="entropy_nats", x_title="Head",
-                     y_title="Layer", x_order=[f"H{j}" for j in range(n_head)],
-                     y_order=[f"L{i}" for i in range(n_layer)],
-                     title="Attention entropy per head (nats)", description=desc,
-                     scheme="viridis", dark_at="low")
-    table = pd.DataFrame(entropy, index=pd.Index([f"L{i}" for i in range(n_layer)], name="layer"),
-                         columns=[f"H{j}" for j in range(n_head)])
+    chart, _, table = _layer_head_heatmap(entropy, "entropy_nats",
+                                          title="Attention entropy per head (nats)",
+                                          description=desc, scheme="viridis", dark_at="low")
     return chart, table
 
 
@@ -255,22 +267,17 @@ def head_contribution_heatmap(head_norms: np.ndarray, head_cosines: np.ndarray) 
     """``head_norms`` [layer, head, seq] → mean ‖head output‖ per layer × head."""
     mean = head_norms.mean(axis=2)
     n_layer, n_head = mean.shape
-    l, h = np.meshgrid(np.arange(n_layer), np.arange(n_head), indexing="ij")
-    df = pd.DataFrame({"layer": [f"L{i}" for i in l.ravel()],
-                       "head": [f"H{j}" for j in h.ravel()],
-                       "mean_norm": mean.ravel(),
-                       "cosine_with_final": head_cosines.ravel()})
     top = np.unravel_index(np.argmax(mean), mean.shape)
     desc = (
         f"Heatmap of how much each of {n_layer} × {n_head} heads writes into the residual stream "
         f"(mean L2 norm of its output over positions). The largest writer is layer {top[0]} head "
         f"{top[1]} ({mean[top]:.4f})."
     )
-    chart = _heatmap(df, x="head", y="layer", value="mean_norm", x_title="Head", y_title="Layer",
-                     x_order=[f"H{j}" for j in range(n_head)],
-                     y_order=[f"L{i}" for i in range(n_layer)],
-                     title="Per-head contribution to the final stream", description=desc,
-                     scheme="oranges", fmt=".3f", tooltip_extra=["cosine_with_final"])
+    chart, df, _ = _layer_head_heatmap(mean, "mean_norm",
+                                       title="Per-head contribution to the final stream",
+                                       description=desc, extra={"cosine_with_final": head_cosines},
+                                       scheme="oranges", fmt=".3f",
+                                       tooltip_extra=["cosine_with_final"])
     return chart, df
 
 
@@ -427,23 +434,15 @@ def mastery_chart(objective_mastery: dict[str, float], threshold: float,
 def previous_token_heatmap(scores: np.ndarray) -> ChartWithTable:
     """``scores`` [layer, head]: mean attention to the previous position (1 = previous-token head)."""
     n_layer, n_head = scores.shape
-    l, h = np.meshgrid(np.arange(n_layer), np.arange(n_head), indexing="ij")
-    df = pd.DataFrame({"layer": [f"L{i}" for i in l.ravel()],
-                       "head": [f"H{j}" for j in h.ravel()],
-                       "attention_to_previous": scores.ravel()})
     top = np.unravel_index(np.argmax(scores), scores.shape)
     desc = (
         f"Heatmap of how much attention each of {n_layer} × {n_head} heads pays to the token "
         f"just before the query, averaged over positions; values near 1 mark previous-token "
         f"heads. Highest: layer {top[0]} head {top[1]} at {scores[top]:.2f}."
     )
-    chart = _heatmap(df, x="head", y="layer", value="attention_to_previous", x_title="Head",
-                     y_title="Layer", x_order=[f"H{j}" for j in range(n_head)],
-                     y_order=[f"L{i}" for i in range(n_layer)],
-                     title="Previous-token attention per head", description=desc,
-                     scheme="purples")
-    table = pd.DataFrame(scores, index=pd.Index([f"L{i}" for i in range(n_layer)], name="layer"),
-                         columns=[f"H{j}" for j in range(n_head)])
+    chart, _, table = _layer_head_heatmap(scores, "attention_to_previous",
+                                          title="Previous-token attention per head",
+                                          description=desc, scheme="purples")
     return chart, table
 
 
