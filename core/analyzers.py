@@ -217,42 +217,6 @@ class ResidualStreamAnalyzer:
             "undefined": undefined,
         }
 
-    def track_information_types(self, token_embedding: torch.Tensor,
-                                positional_embedding: torch.Tensor,
-                                residual_streams: Sequence[torch.Tensor]) -> dict[str, Any]:
-        """How much token identity and position each stream still carries.
-
-        x0 = token part + position part. For every stream x_l: the cosine of x_l with the token
-        part and with the position part (flattened per batch element, mean over the batch), and
-        the share of each part's direction kept (the same cosines, squared, would be the share
-        of x_l's energy along that part).
-        """
-        streams = self._streams(residual_streams)
-        tok = _stream(token_embedding, "token_embedding")
-        pos = positional_embedding.detach().to(torch.float64)
-        if pos.dim() == 2:
-            pos = pos.unsqueeze(0).expand_as(tok)
-        pos = _stream(pos, "positional_embedding")
-        if tok.shape != streams[0].shape or pos.shape != streams[0].shape:
-            raise ValidationError(
-                f"token_embedding, positional_embedding and the streams must share a shape; got "
-                f"{tuple(tok.shape)}, {tuple(pos.shape)} and {tuple(streams[0].shape)}."
-            )
-        token_sim, pos_sim = [], []
-        undefined: dict[str, str] = {}
-        for x in streams:
-            c_tok, bad_t = _cosine_rows(x, tok)
-            c_pos, bad_p = _cosine_rows(x, pos)
-            if bad_t or bad_p:
-                undefined["similarity"] = (
-                    "A stream or an embedding part is zero: cosine reported as 1 when both are "
-                    "zero, else 0."
-                )
-            token_sim.append(float(c_tok.mean()))
-            pos_sim.append(float(c_pos.mean()))
-        return {"token_similarity": token_sim, "position_similarity": pos_sim,
-                "token_norm": _norm(tok), "position_norm": _norm(pos), "undefined": undefined}
-
     @staticmethod
     def _streams(residual_streams: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         if isinstance(residual_streams, torch.Tensor) or not isinstance(

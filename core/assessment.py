@@ -10,7 +10,8 @@ Public API (the pages and checks rely on these names)::
     GRADING_RULES_MARKDOWN                                   # "How this is graded"
 
 Answers: multiple_choice → the option text; multiple_select → a list of option texts; essay and
-coding → a string. ``None``, an empty string or an empty list means "not answered" (score 0).
+coding → a string. ``None``, an empty string or an empty list means "not answered" (score 0), and
+so does code that differs from the item's template only in whitespace.
 Anything else of the wrong type, an unknown item id or an option text that is not an option
 raises :class:`core.validators.ValidationError`.
 
@@ -29,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from core.assessment_code import MAX_CODE_CHARS, analyze_code
+from core.assessment_code import MAX_CODE_CHARS, analyze_code, same_as_template, too_long_message
 from core.assessment_schema import (
     CATEGORIES,
     MAX_ESSAY_WORDS,
@@ -401,18 +402,27 @@ def _grade_coding(item: CodingItem, answer: Any):
     if answer is not None and not isinstance(answer, str):
         raise _type_error(item.id, "code as text (a string)", answer)
     code = answer or ""
+    unchanged = same_as_template(code, item.template)
     details: dict[str, Any] = {"parsed": False, "syntax_error": None, "rubric_found": [],
                                "rubric_missing": [], "time_limit_minutes": item.time_limit_minutes,
-                               "executed": False}
-    if not code.strip():
+                               "executed": False, "unchanged_template": unchanged,
+                               "too_long": False}
+    if not code.strip() or unchanged:
+        reason = "the template is unchanged" if unchanged else "not answered"
         details["rubric_missing"] = [{"check": r.check, "description": r.label,
-                                      "weight": r.weight, "reason": "not answered"}
+                                      "weight": r.weight, "reason": reason}
                                      for r in item.rubric]
+        if unchanged:
+            return 0.0, (f"{NOT_ANSWERED} This is the starting template, unchanged (whitespace "
+                         f"aside), so it counts as not answered and scores 0. Write your "
+                         f"implementation into it."), details, False
         return 0.0, NOT_ANSWERED, details, False
-    if code.strip() == item.template.strip():
-        note = " This is the unchanged template."
-    else:
-        note = ""
+    if len(code) > MAX_CODE_CHARS:
+        details["too_long"] = True
+        details["rubric_missing"] = [{"check": r.check, "description": r.label,
+                                      "weight": r.weight, "reason": "the code was too long to grade"}
+                                     for r in item.rubric]
+        return 0.0, f"The code was not graded: {too_long_message(len(code))}.", details, True
     analysis = analyze_code(code, [r.check for r in item.rubric])
     if not analysis.parsed:
         details["syntax_error"] = {"line": analysis.error_line, "message": analysis.error}
@@ -441,7 +451,7 @@ def _grade_coding(item: CodingItem, answer: Any):
     if details["rubric_missing"]:
         fb.append("Missing: " + "; ".join(f"{e['description']} — {e['reason']}"
                                           for e in details["rubric_missing"]) + ".")
-    return score, " ".join(fb) + note, details, True
+    return score, " ".join(fb), details, True
 
 
 _GRADERS = {
@@ -469,7 +479,9 @@ def grade_item(item: Any, answer: Any) -> ItemResult:
       ``rubric_word_share``)
     * coding: ``parsed``, ``syntax_error`` ({line, message} or None), ``rubric_found``
       [{check, description, weight, evidence}], ``rubric_missing`` [{check, description, weight,
-      reason}], ``time_limit_minutes``, ``executed`` (always False)
+      reason}], ``time_limit_minutes``, ``executed`` (always False), ``unchanged_template``
+      (the answer is the template, whitespace aside: not answered), ``too_long`` (over
+      ``MAX_CODE_CHARS``: not graded)
     """
     grader = _GRADERS.get(getattr(item, "type", None))
     if grader is None:
@@ -495,7 +507,7 @@ def _weighted(results: list[ItemResult]) -> float | None:
 def _objective_text(lo: str) -> str:
     for o in LESSON.objectives:
         if o.id == lo:
-            return f"{lo} — {o.text} (the {o.page} page)"
+            return f"{lo} — {o.text} (the {LESSON.page(o.page).title} page)"
     return lo
 
 
@@ -520,7 +532,10 @@ def _improvement_areas(bank: Bank, items: dict[str, ItemResult],
             if r.details["keyword_list"]:
                 specific.append(f"{r.topic}: explain in full sentences, not a keyword list")
         elif r.type == "coding":
-            if r.details["syntax_error"]:
+            if r.details.get("too_long"):
+                specific.append(f"{r.topic}: shorten the code to at most {MAX_CODE_CHARS:,} "
+                                f"characters")
+            elif r.details["syntax_error"]:
                 specific.append(f"{r.topic}: make the code parse ({r.details['syntax_error']['message']})")
             else:
                 specific += [f"{r.topic}: {c['description']}" for c in r.details["rubric_missing"]]
@@ -538,7 +553,8 @@ def grade(bank: Bank, responses: Mapping[str, Any]) -> GradeResult:
 
     Answers: multiple_choice → the chosen option's text; multiple_select → a list of option
     texts (duplicates count once); essay and coding → a string. A missing id, ``None``, an empty
-    string or an empty list is "not answered" (score 0). Raises :class:`ValidationError` for an
+    string, an empty list or code identical to the template (whitespace aside) is "not answered"
+    (score 0). Raises :class:`ValidationError` for an
     id that is not in the bank, an answer of the wrong type, or an option text that is not an
     option of that item.
     """
@@ -702,7 +718,9 @@ scores 0 and you are shown the line of the syntax error. Otherwise each rubric i
 its weight: an `nn.Module` subclass; `__init__` that builds the components;
 `forward(self, input_ids, return_analysis=False)`; residual-stream tracking; per-head attention;
 QK/OV circuit methods; an information-flow (path decomposition) method. The feedback lists each
-item as found (with its line) or missing (with the reason). The time limit is advisory only.
+item as found (with its line) or missing (with the reason). The starting template, unchanged,
+counts as not answered and scores 0. Code longer than {MAX_CODE_CHARS:,} characters is not graded
+(the answer box stops there). The time limit is advisory only.
 
 The correct answers and rubrics are shown only after you submit.
 """

@@ -31,10 +31,27 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 __all__ = ["CHECKS", "CHECK_DESCRIPTIONS", "CheckResult", "CodeAnalysis", "analyze_code",
-           "MAX_CODE_CHARS"]
+           "MAX_CODE_CHARS", "same_as_template", "too_long_message"]
 
-#: Longer submissions are not parsed (a transformer fits in far less).
+#: Longer submissions are not parsed (a transformer fits in far less). The answer box uses the
+#: same limit (``ui.assessment_ui`` passes it as ``max_chars``), so the two can never disagree.
 MAX_CODE_CHARS = 50_000
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def same_as_template(code: str, template: str) -> bool:
+    """True when ``code`` differs from a non-empty ``template`` only in whitespace (indentation,
+    blank lines, trailing spaces): the learner has not written anything yet."""
+    strip = _WHITESPACE.sub("", template or "")
+    return bool(strip) and _WHITESPACE.sub("", code or "") == strip
+
+
+def too_long_message(n_chars: int) -> str:
+    """The learner-facing reason a submission of ``n_chars`` characters was not graded."""
+    return (f"the code is {n_chars:,} characters long and the limit is {MAX_CODE_CHARS:,} "
+            f"characters (a complete transformer fits in far less), so it was not graded; "
+            f"shorten it and resubmit")
 
 
 @dataclass(frozen=True)
@@ -422,8 +439,7 @@ CHECK_DESCRIPTIONS: dict[str, str] = {
 def analyze_code(source: str, checks: list[str] | tuple[str, ...]) -> CodeAnalysis:
     """Parse ``source`` (never execute it) and run the named rubric checks on its syntax tree."""
     if len(source) > MAX_CODE_CHARS:
-        return CodeAnalysis(False, f"the code is {len(source):,} characters long; the limit is "
-                                   f"{MAX_CODE_CHARS:,}, so it was not graded", None, {})
+        return CodeAnalysis(False, too_long_message(len(source)), None, {})
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. SyntaxWarning for invalid escape sequences

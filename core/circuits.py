@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 import torch
 
 from core.model import InterpretableTransformer
+from core.trace import Trace
 
-__all__ = ["parameter_breakdown", "circuit_view", "MAX_CIRCUIT_TOKENS"]
+__all__ = ["parameter_breakdown", "circuit_view", "qk_score_terms", "MAX_CIRCUIT_TOKENS"]
 
 #: Token-level circuit slices show at most this many distinct tokens (a readable heatmap).
 MAX_CIRCUIT_TOKENS = 16
@@ -74,4 +77,41 @@ def circuit_view(model: InterpretableTransformer, layer: int, head: int,
         "qk_tokens": (emb @ qk @ emb.T / d_head**0.5).double().cpu().numpy(),
         "ov_tokens": (unemb @ ov @ emb.T).double().cpu().numpy(),
         "rank_cap": d_head,
+    }
+
+
+@torch.no_grad()
+def qk_score_terms(model: InterpretableTransformer, trace: Trace, layer: int,
+                   head: int) -> dict[str, Any]:
+    """A head's attention scores split by what the query and the key are made of.
+
+    The layer's input is x_l = token part + position part (+ what earlier layers wrote, for
+    l > 0), and the score is bilinear: x_i · QK · x_jᵀ / √d_head. So it splits exactly into one
+    term per (query part, key part): "token·token", "token·position", "position·token",
+    "position·position" (and, for l > 0, the terms with "earlier layers"). Over the causal
+    entries (key ≤ query): ``shares`` (each term's Σ|term| over all terms' Σ|term|),
+    ``magnitudes`` (mean |term|), ``terms`` (name → ``[query, key]``, NaN above the diagonal)
+    and ``sum_error`` (max |Σ terms − actual scores|).
+    """
+    qk = model.get_qk_circuit(layer, head).double().cpu().numpy()
+    scale = 1.0 / np.sqrt(model.config.d_head)
+    parts = {"token": trace.token_part, "position": trace.position_part}
+    x_l = trace.streams[layer]
+    if layer > 0:
+        parts["earlier layers"] = x_l - trace.token_part - trace.position_part
+    seq = x_l.shape[0]
+    causal = np.tril(np.ones((seq, seq), dtype=bool))
+    terms: dict[str, np.ndarray] = {}
+    for qn, qp in parts.items():
+        for kn, kp in parts.items():
+            terms[f"{qn}·{kn}"] = qp @ qk @ kp.T * scale
+    actual = x_l @ qk @ x_l.T * scale
+    total = sum(terms.values())
+    weight = {k: float(np.abs(t[causal]).sum()) for k, t in terms.items()}
+    denom = sum(weight.values())
+    return {
+        "shares": {k: (w / denom if denom > 0 else 0.0) for k, w in weight.items()},
+        "magnitudes": {k: float(np.abs(t[causal]).mean()) for k, t in terms.items()},
+        "terms": {k: np.where(causal, t, np.nan) for k, t in terms.items()},
+        "sum_error": float(np.abs((total - actual)[causal]).max()),
     }

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.config import TransformerConfig
+from core.config import DEFAULT_BUDGET, ResourceBudget, TransformerConfig
 from core.validators import ValidationError, validate_token_ids
 
 __all__ = [
@@ -30,8 +30,31 @@ __all__ = [
     "LayerAnalysis",
     "PathDecomposition",
     "build_model",
+    "forward_heads_in_sequence",
+    "StreamOverflowError",
     "result_nbytes",
 ]
+
+#: Largest |value| accepted in the residual stream: well inside float32 (max ≈ 3.4e38), so the
+#: analyses that square or sum stream values stay finite.
+MAX_STREAM_VALUE = 1e30
+
+
+class StreamOverflowError(ValidationError):
+    """The residual stream grew past what float32 analyses can hold (huge weights × layers)."""
+
+
+def _check_stream(x: torch.Tensor, layer: int, config: TransformerConfig) -> None:
+    """Refuse a stream that overflowed, saying how fast it grew and what to change."""
+    if bool(torch.isfinite(x).all()) and float(x.abs().max()) <= MAX_STREAM_VALUE:
+        return
+    raise StreamOverflowError(
+        f"The residual stream overflowed after layer {layer}: with weight scale "
+        f"{config.init_std:g} every layer multiplies the stream's size many times over (each "
+        f"head writes x·OVᵀ, and OV = W_O W_V grows with the square of the weight scale), so "
+        f"after {layer + 1} of {config.n_layer} layers its values pass {MAX_STREAM_VALUE:.0e} "
+        f"and float32 arithmetic breaks down. Use a smaller weight scale or fewer layers."
+    )
 
 
 class SinusoidalPositions(nn.Module):
@@ -237,12 +260,9 @@ class PathDecomposition(Mapping):
 class InterpretableTransformer(nn.Module):
     """Token embedding → n_layer attention-only layers on the residual stream → unembedding."""
 
-    def __init__(self, config: TransformerConfig):
+    def __init__(self, config: TransformerConfig, budget: ResourceBudget = DEFAULT_BUDGET):
         super().__init__()
-        if not isinstance(config, TransformerConfig):
-            raise ValidationError(
-                f"config must be a TransformerConfig; got {type(config).__name__}."
-            )
+        budget.check(config)  # before anything is allocated
         self.config = config
         self.token_embedding = nn.Embedding(config.vocab_size, config.n_embd)  # W_E
         self.positional_embedding = SinusoidalPositions(config.n_positions, config.n_embd)
@@ -316,10 +336,11 @@ class InterpretableTransformer(nn.Module):
 
         streams = [x.detach()]
         stored_layers: list[dict[str, Any]] = []
-        for layer in self.layers:
+        for l, layer in enumerate(self.layers):
             out, stored = layer(x, return_analysis=True)
             stored["input_stream"] = streams[-1]
             x = x + out
+            _check_stream(x.detach(), l, cfg)
             stored["output_stream"] = x.detach()
             streams.append(stored["output_stream"])
             stored_layers.append(stored)
@@ -355,13 +376,54 @@ class InterpretableTransformer(nn.Module):
         return self.forward(input_ids, return_analysis=True)
 
 
-def build_model(config: TransformerConfig, seed: int = 0) -> InterpretableTransformer:
-    """A freshly initialised model in eval mode; the same ``seed`` gives the same weights."""
+def build_model(config: TransformerConfig, seed: int = 0,
+                budget: ResourceBudget = DEFAULT_BUDGET) -> InterpretableTransformer:
+    """A freshly initialised model in eval mode; the same ``seed`` gives the same weights.
+
+    ``config`` is checked against ``budget`` before anything is allocated.
+    """
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise ValidationError(f"seed must be a whole number from 0 to 2^63 − 1; got {seed!r}.")
-    model = InterpretableTransformer(config)
+    model = InterpretableTransformer(config, budget)
     model.reset_parameters(torch.Generator().manual_seed(seed))
     return model.eval()
+
+
+@torch.no_grad()
+def forward_heads_in_sequence(model: InterpretableTransformer, input_ids: Any,
+                              head_order: Sequence[int] | None = None) -> dict[str, Any]:
+    """The seed's ``TransformerLayer``, on the same weights: inside each layer the heads run one
+    after another, and each head's output is added to the stream *before* the next head reads it.
+
+    This is a different function from the transformer (where every head of a layer reads the same
+    x_l). ``head_order`` (a permutation of the heads) is the order used in every layer. Returns
+    ``final_stream`` ``[batch, seq, d_model]``, ``embeddings`` (x0), ``head_outputs`` (one
+    ``[batch, seq, d_model]`` per layer and head, in the order run) and ``logits``. Every write
+    is still added to the stream, so final = x0 + Σ head outputs holds here too.
+    """
+    cfg = model.config
+    order = list(range(cfg.n_head)) if head_order is None else [int(h) for h in head_order]
+    if sorted(order) != list(range(cfg.n_head)):
+        raise ValidationError(
+            f"head_order must list each head 0 to {cfg.n_head - 1} once; got {head_order!r}."
+        )
+    ids = validate_token_ids(input_ids, cfg.vocab_size, cfg.n_positions).to(model.W_E.device)
+    x0 = model.token_embedding(ids) + model.positional_embedding(ids.shape[1])
+    x = x0
+    outputs: list[torch.Tensor] = []
+    for l, layer in enumerate(model.layers):
+        for h in order:
+            # One head on the *current* stream: the layer's batched code restricted to head h.
+            q = F.linear(x, layer.W_Q[h])  # [batch, seq, d_head]
+            k = F.linear(x, layer.W_K[h])
+            v = F.linear(x, layer.W_V[h])
+            z = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=layer.scale)
+            out = F.linear(z, layer.W_O[h])  # [batch, seq, d_model]
+            outputs.append(out)
+            x = x + out
+        _check_stream(x, l, cfg)
+    return {"embeddings": x0, "head_outputs": outputs, "final_stream": x,
+            "logits": model.unembedding(x)}
 
 
 def result_nbytes(obj: Any) -> int:

@@ -1,134 +1,147 @@
-"""Everything the Architecture page displays, computed once per (model, input) as plain data.
+"""What the Architecture page shows about the lesson's model, as plain data.
 
-Pages hold no tensor math: they call :func:`architecture_report` (cached) and slice its numpy
-arrays when the learner picks another layer or head.
+Everything that does not need the model's weights is read from the :class:`~core.trace.Trace`
+(the one analysis path shared with GPT-2); what does (each head's own output, rebuilt from its
+attention pattern and its OV weights; the heads-in-sequence comparison) is computed here. Pages
+call these through cached loaders and only slice the numpy arrays they return.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
 import torch
 
-from core.analyzers import ResidualStreamAnalyzer
-from core.metrics import layer_head_entropy
-from core.model import InterpretableTransformer
+from core.model import InterpretableTransformer, forward_heads_in_sequence
+from core.trace import (
+    Trace,
+    attention_entropy,
+    component_sum_error,
+    previous_token_scores,
+    stream_norms,
+    uniform_entropy,
+    uniform_previous_token,
+)
 
-__all__ = ["architecture_report", "residual_report"]
-
-_ANALYZER = ResidualStreamAnalyzer()
-
-
-def _norms(x: torch.Tensor) -> np.ndarray:
-    """‖x‖ over d_model for every position of batch element 0 → [seq]."""
-    return torch.linalg.vector_norm(x[0].double(), dim=-1).cpu().numpy()
+__all__ = ["architecture_report", "sequential_comparison", "head_outputs"]
 
 
 @torch.no_grad()
-def architecture_report(model: InterpretableTransformer, input_ids: Any,
-                        result: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Summarise one analysis forward pass (batch element 0) as numpy arrays.
+def head_outputs(model: InterpretableTransformer, trace: Trace) -> np.ndarray:
+    """``[layer, head, seq, d_model]``: what each head writes, rebuilt in float64 from the trace's
+    attention pattern A and stream x_l and the head's weights: A · (x_l W_Vᵀ) · W_Oᵀ."""
+    out = []
+    for l, layer in enumerate(model.layers):
+        x = trace.streams[l]  # [seq, d_model]
+        w_v = layer.W_V.detach().double().cpu().numpy()  # [head, d_head, d_model]
+        w_o = layer.W_O.detach().double().cpu().numpy()  # [head, d_model, d_head]
+        v = np.einsum("sd,hkd->hsk", x, w_v)  # [head, seq, d_head]
+        z = trace.attention[l] @ v  # [head, seq, d_head]
+        out.append(np.einsum("hsk,hdk->hsd", z, w_o))
+    return np.stack(out)
 
-    ``result`` is ``model.analyze(input_ids)`` when the caller already has it (pages share one
-    cached forward pass); otherwise it is computed here.
 
-    Keys: ``input_ids`` [seq]; ``stream_norms`` [layer+1, seq] (‖x_l‖ per position);
-    ``attention_weights`` [layer, head, query, key]; ``entropy`` [layer, head] (nats, mean over
-    query positions); ``direct_norms`` [seq]; ``layer_norms`` [layer, seq] and ``head_norms``
-    [layer, head, seq] (‖contribution‖ per position); ``final_norms`` [seq]; ``layer_cosines``
-    [layer] and ``head_cosines`` [layer, head] (cosine of each contribution with the final stream,
-    over all positions); ``direct_cosine``; ``reconstruction_error`` and
-    ``logit_reconstruction_error`` (floats); ``top_predictions`` per position.
+def _share_of_final(part: np.ndarray, final: np.ndarray) -> float:
+    """(part · final) / ‖final‖²: how much of the final stream, measured along itself, this part
+    supplies. Measured against the sum of the parts, the shares add up to exactly 1; a negative
+    share writes against the final direction."""
+    denom = float(np.sum(final * final))
+    return float(np.sum(part * final) / denom) if denom > 0 else 0.0
+
+
+@torch.no_grad()
+def architecture_report(model: InterpretableTransformer, trace: Trace) -> dict[str, Any]:
+    """The Architecture page's numbers for one trace of ``model``.
+
+    Keys: ``input_ids`` [seq]; ``stream_norms`` [layer + 1, seq]; ``attention`` [layer, head,
+    query, key]; ``entropy`` [layer, head] and ``uniform_entropy``; ``previous_token`` [layer,
+    head] and ``uniform_previous_token``; ``direct_norms`` [seq], ``layer_norms`` [layer, seq],
+    ``head_norms`` [layer, head, seq], ``final_norms`` [seq]; ``direct_share``,
+    ``layer_shares`` [layer], ``head_shares`` [layer, head] (each part's share of the final
+    stream along itself; all parts sum to 1); ``reconstruction_error`` (max |x0 + Σ every head's
+    own output − final stream|), ``component_error`` (the same with per-layer sums) and
+    ``logit_reconstruction_error`` (max |(x0 + Σ heads) · W_Uᵀ − the model's own logits|);
+    ``top_ids``/``top_probs`` at the last position.
     """
-    result = result if result is not None else model.analyze(input_ids)
-    analysis = result["analysis"]
-    ids = analysis["input_ids"][:1]
-    layers = analysis["layer_analyses"]
-    decomp = analysis["path_decomposition"]
-    final = decomp["final_stream"][0].double()  # [seq, d_model]
-    final_flat = final.reshape(-1)
-    final_len = torch.linalg.vector_norm(final_flat)
-
-    def cosine(part: torch.Tensor) -> float:
-        flat = part.double().reshape(-1)
-        denom = torch.linalg.vector_norm(flat) * final_len
-        return float(flat @ final_flat / denom) if denom > 0 else 0.0
-
-    head_contribs = decomp["head_contributions"]  # list of [batch, head, seq, d_model]
-    layer_contribs = decomp["layer_contributions"]  # list of [batch, seq, d_model]
-    weights = [la["attention_weights"][:1] for la in layers]
-    logits = result["logits"][0]
-    probs = torch.softmax(logits.double(), dim=-1)
-    top_p, top_i = probs.topk(min(3, probs.shape[-1]), dim=-1)
+    heads = head_outputs(model, trace)  # [layer, head, seq, d_model]
+    final = trace.streams[-1]
+    direct = trace.components[0]
+    rebuilt = direct + heads.sum(axis=(0, 1))
+    heads_share = np.array([[_share_of_final(h, rebuilt) for h in layer] for layer in heads])
+    w_u = model.W_U.detach().double().cpu().numpy()
+    own_logits = model(torch.as_tensor(trace.token_ids)[None])["logits"][0].double().numpy()
     return {
-        "input_ids": ids[0].cpu().numpy(),
-        "stream_norms": np.stack([_norms(s[:1]) for s in analysis["residual_streams"]]),
-        "attention_weights": torch.cat(weights).double().cpu().numpy(),
-        "entropy": layer_head_entropy(weights).cpu().numpy(),
-        "direct_norms": _norms(decomp["direct_path"][:1]),
-        "layer_norms": np.stack([_norms(c[:1]) for c in layer_contribs]),
-        "head_norms": np.stack([
-            torch.linalg.vector_norm(h[0].double(), dim=-1).cpu().numpy() for h in head_contribs
-        ]),
-        "final_norms": _norms(decomp["final_stream"][:1]),
-        "direct_cosine": cosine(decomp["direct_path"][0]),
-        "layer_cosines": np.array([cosine(c[0]) for c in layer_contribs]),
-        "head_cosines": np.array([[cosine(h[0, i]) for i in range(h.shape[1])]
-                                  for h in head_contribs]),
-        "reconstruction_error": decomp["reconstruction_error"],
-        "logit_reconstruction_error": decomp["logit_reconstruction_error"],
-        "top_token": top_i.cpu().numpy(),
-        "top_prob": top_p.cpu().numpy(),
+        "input_ids": trace.token_ids,
+        "stream_norms": stream_norms(trace),
+        "attention": trace.attention,
+        "entropy": attention_entropy(trace),
+        "uniform_entropy": uniform_entropy(trace.seq_len),
+        "previous_token": previous_token_scores(trace),
+        "uniform_previous_token": uniform_previous_token(trace.seq_len),
+        "direct_norms": np.linalg.norm(direct, axis=-1),
+        "layer_norms": np.linalg.norm(trace.components[1:], axis=-1),
+        "head_norms": np.linalg.norm(heads, axis=-1),
+        "final_norms": np.linalg.norm(final, axis=-1),
+        # Shares along the sum of the parts (= the final stream up to float32 rounding).
+        "direct_share": _share_of_final(direct, rebuilt),
+        "layer_shares": heads_share.sum(axis=1),
+        "head_shares": heads_share,
+        "reconstruction_error": float(np.abs(rebuilt - final).max()),
+        "component_error": component_sum_error(trace),
+        "logit_reconstruction_error": float(np.abs(rebuilt @ w_u.T - own_logits).max()),
+        "top_ids": trace.top_ids[-1],
+        "top_probs": trace.top_probs[-1],
     }
 
 
 @torch.no_grad()
-def residual_report(model: InterpretableTransformer, input_ids: Any,
-                    result: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The Residual stream page's numbers (batch element 0), from one analysis forward pass.
+def sequential_comparison(model: InterpretableTransformer, input_ids: Any,
+                          swap: tuple[int, int] = (0, 1)) -> dict[str, Any]:
+    """The seed's heads-in-sequence layer against the real (parallel) layer, on the same weights.
 
-    Keys: ``layers`` (list of per-layer dicts: layer, preservation_ratio, addition_magnitude
-    (mean over positions), total_change, directional_change); ``stream_norms`` [L+1, seq];
-    ``persistence`` (the analyzer's track_information_persistence); ``subspace`` (one dict per
-    stream x0..x_L: effective_rank, rank_cap, full_rank, rank_utilization, cap_utilization,
-    subspace_concentration, information_density and ``singular_values`` as numpy);
-    ``information_types`` (token_similarity, position_similarity per stream); ``notes`` (every
-    "undefined" explanation the analyzer gave).
+    - ``identity_error`` (and relative to the stream's size): max |x0 + Σ head outputs − final|
+      for the sequential version: the sum identity still holds, since every write is added;
+    - ``output_difference``: ‖final_sequential − final_parallel‖ / ‖final_parallel‖: a
+      different function;
+    - ``order_effect_sequential``: the same for the sequential model with heads ``swap[0]`` and
+      ``swap[1]`` run in the other order (the result depends on head order), and
+      ``order_effect_parallel`` for the real model with those heads' weights swapped (0 up to
+      rounding: summing is order-free);
+    - the three final-stream norms.
+    Needs at least two heads for the swap (else the order effects are 0 by definition).
     """
-    result = result if result is not None else model.analyze(input_ids)
-    analysis = result["analysis"]
-    streams = [s[:1] for s in analysis["residual_streams"]]
-    decomp = analysis["path_decomposition"]
-    notes: dict[str, str] = {}
-    layers = []
-    for l, (x_in, x_out) in enumerate(zip(streams[:-1], streams[1:])):
-        ev = _ANALYZER.analyze_evolution(x_in, x_out)
-        notes.update(ev["undefined"])
-        layers.append({
-            "layer": l,
-            "preservation_ratio": float(ev["preservation_ratio"].mean()),
-            "addition_magnitude": float(ev["addition_magnitude"].mean()),
-            "total_change": ev["total_change"],
-            "directional_change": ev["directional_change"],
-        })
-    persistence = _ANALYZER.track_information_persistence(streams)
-    notes.update(persistence.pop("undefined"))
-    subspace = []
-    for x in streams:
-        sub = _ANALYZER.analyze_subspace_usage(x)
-        notes.update(sub.pop("undefined"))
-        sub["singular_values"] = sub["singular_values"].cpu().numpy()
-        subspace.append(sub)
-    types = _ANALYZER.track_information_types(decomp["token_embedding"][:1],
-                                              decomp["positional_embedding"], streams)
-    notes.update(types.pop("undefined"))
+    cfg = model.config
+    parallel = model.analyze(input_ids)["analysis"]["residual_streams"][-1].double()
+    seq = forward_heads_in_sequence(model, input_ids)
+    seq_final = seq["final_stream"].double()
+    rebuilt = seq["embeddings"].double() + sum(o.double() for o in seq["head_outputs"])
+    order = list(range(cfg.n_head))
+    if cfg.n_head >= 2:
+        a, b = swap
+        order[a], order[b] = order[b], order[a]
+    swapped = forward_heads_in_sequence(model, input_ids, head_order=order)["final_stream"]
+    # The real layer with two heads' weights exchanged: a permuted copy of the same model.
+    perm = torch.tensor(order)
+    permuted = copy.deepcopy(model)  # a private copy: the shared model is never touched
+    for layer in permuted.layers:
+        for name in ("W_Q", "W_K", "W_V", "W_O"):
+            getattr(layer, name).copy_(getattr(layer, name)[perm])
+    permuted_final = permuted.analyze(input_ids)["analysis"]["residual_streams"][-1].double()
+
+    def rel(x: torch.Tensor, ref: torch.Tensor) -> float:
+        n = float(torch.linalg.vector_norm(ref))
+        return float(torch.linalg.vector_norm(x)) / n if n > 0 else 0.0
+
+    ident = float((rebuilt - seq_final).abs().max())
     return {
-        "input_ids": analysis["input_ids"][0].cpu().numpy(),
-        "layers": layers,
-        "stream_norms": np.stack([_norms(s) for s in streams]),
-        "persistence": persistence,
-        "subspace": subspace,
-        "information_types": types,
-        "notes": notes,
+        "identity_error": ident,
+        "identity_error_relative": ident / max(float(seq_final.abs().max()), 1e-300),
+        "output_difference": rel(seq_final - parallel, parallel),
+        "order_effect_sequential": rel(swapped.double() - seq_final, seq_final),
+        "order_effect_parallel": rel(permuted_final - parallel, parallel),
+        "parallel_norm": float(torch.linalg.vector_norm(parallel)),
+        "sequential_norm": float(torch.linalg.vector_norm(seq_final)),
+        "swap": tuple(swap) if cfg.n_head >= 2 else None,
     }

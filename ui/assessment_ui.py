@@ -15,6 +15,8 @@ import streamlit as st
 from core.assessment import (
     CHECKPOINT_IDS,
     GRADING_RULES_MARKDOWN,
+    MAX_CODE_CHARS,
+    MAX_ESSAY_CHARS,
     SUMMATIVE_ID,
     bank_path,
     escape_markdown,
@@ -22,12 +24,12 @@ from core.assessment import (
     load_bank,
     public_view,
 )
+from core.assessment_code import same_as_template
 from core.validators import ValidationError
 
 PROGRESS_KEY = "lab_progress"  # bank id → {"score": float, "passed": bool, "attempts": int}
 CHECKPOINT_PAGES = {"checkpoint_1": "Architecture", "checkpoint_2": "Residual stream",
                     "checkpoint_3": "Production mapping"}
-MAX_ESSAY_CHARS = 60_000
 
 
 @st.cache_resource(show_spinner=False)
@@ -95,10 +97,17 @@ def display_options(item: dict[str, Any]) -> list[str]:
     return options
 
 
-def _label(n: int, item: dict[str, Any]) -> str:
+def question_markdown(n: int, item: dict[str, Any]) -> str:
+    """The question's heading and prompt as Markdown.
+
+    Only the one-line heading is bold: a prompt may span several paragraphs (a numbered list in
+    the coding question), and a bold marker cannot span a blank line, so wrapping the whole
+    prompt in ``**`` showed the markers literally.
+    """
     points = item["points"]
     pts = f"{points:g} point{'s' if points != 1 else ''}"
-    return f"Question {n} ({pts}, {item['objective']}): {item['prompt']}"
+    prompt = escape_markdown(item["prompt"].strip())
+    return f"**Question {n}** ({pts}, {item['objective']})\n\n{prompt}"
 
 
 def answer_widgets(item: dict[str, Any], n: int, key: str,
@@ -109,7 +118,7 @@ def answer_widgets(item: dict[str, Any], n: int, key: str,
     """
     ss = st.session_state
     kind = item["type"]
-    st.markdown(f"**{escape_markdown(_label(n, item))}**")
+    st.markdown(question_markdown(n, item))
     if kind == "multiple_choice":
         options = display_options(item)
         if key not in ss and initial in options:
@@ -127,7 +136,8 @@ def answer_widgets(item: dict[str, Any], n: int, key: str,
             ss[key] = initial
         st.text_area(f"Your answer to question {n} (at least {item['min_words']} words)",
                      key=key, height=180, max_chars=MAX_ESSAY_CHARS,
-                     help="Write in full sentences; a list of keywords is capped.")
+                     help=f"Write in full sentences; a list of keywords is capped. At most "
+                          f"{MAX_ESSAY_CHARS:,} characters.")
     elif kind == "coding":
         if key not in ss:
             ss[key] = initial if initial else item.get("template", "")
@@ -136,15 +146,22 @@ def answer_widgets(item: dict[str, Any], n: int, key: str,
             st.caption(f"Suggested time: about {limit} minutes. This is advisory only: there "
                        f"is no timer and nothing is cut off.")
         st.text_area(f"Your code for question {n} (it is read, never run)", key=key,
-                     height=360, max_chars=MAX_ESSAY_CHARS)
+                     height=360, max_chars=MAX_CODE_CHARS,
+                     help=f"At most {MAX_CODE_CHARS:,} characters (longer code is not graded). "
+                          f"The template alone counts as not answered.")
 
 
 def collect_answer(item: dict[str, Any], key: str) -> Any:
+    """The learner's answer from the widgets. Code still identical to the template (whitespace
+    aside) is collected as "" (not answered), as the grader counts it, so the review step lists
+    it as unanswered and going back to edit restores the template."""
     ss = st.session_state
     kind = item["type"]
     if kind == "multiple_select":
         return [opt for j, opt in enumerate(display_options(item)) if ss.get(f"{key}__{j}")]
     value = ss.get(key)
+    if kind == "coding" and same_as_template(value or "", item.get("template", "")):
+        return ""
     if kind in ("essay", "coding"):
         return value or ""
     return value

@@ -1,48 +1,59 @@
-"""The app shell: the list of lesson pages, in one place, for app.py and for the page guard.
+"""The app shell: the navigation built from ``core.lesson``, for app.py.
 
-Why the guard: Streamlit 1.67 decides once per server process whether the app uses the old
-"pages directory" mode, and it serves the very first run of a fresh server in that mode whenever
-a ``pages/`` folder exists, even though ``app.py`` calls ``st.navigation``. A learner whose first
-request is a deep link (``/architecture``) would get that page run on its own: wrong navigation
-labels and no page config. :func:`ensure_app_navigation`, called at the top of every page script,
-notices that one run, registers the real navigation (which switches the old mode off for good)
-and reruns through ``app.py``. URL paths are left to Streamlit to infer from the file names, so
-both modes agree on every page's address.
+Every lesson page is a module in ``pages/`` with a ``render()`` function; app.py hands those
+functions to ``st.navigation`` (URL path = the module's name), so pages, objectives and
+checkpoints are defined once, in ``core.lesson.LESSON``.
+
+Why :func:`reroute_to_app`: when a ``pages/`` folder sits next to the main script, Streamlit
+serves the very first run of a fresh server in its legacy pages-directory mode and executes the
+requested ``pages/<name>.py`` as a script (as ``__main__``), not app.py. Each page module ends
+with ``if __name__ == "__main__": reroute_to_app()``: that one run registers the real navigation
+(which ends the legacy mode for good) and reruns through app.py at the same URL. Imported by
+app.py, the modules only define ``render``. Public API only.
 """
 
 from __future__ import annotations
 
-import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
+import importlib
+import logging
 
-#: (script, title, icon); the first is the home page.
-LESSON_PAGES = (
-    ("pages/home.py", "Home", ":material/home:"),
-    ("pages/architecture.py", "Architecture", ":material/account_tree:"),
-    ("pages/residual_stream.py", "Residual stream", ":material/timeline:"),
-    ("pages/production.py", "Production mapping", ":material/factory:"),
-    ("pages/assessment.py", "Final assessment", ":material/task_alt:"),
-)
+import streamlit as st
+
+from core.lesson import LESSON
+from core.validators import ValidationError
+from ui.assessment_ui import progress_panel
+
+__all__ = ["lesson_pages", "run_app", "reroute_to_app"]
 
 
 def lesson_pages() -> list:
-    return [st.Page(path, title=title, icon=icon, default=(i == 0))
-            for i, (path, title, icon) in enumerate(LESSON_PAGES)]
+    """One ``st.Page`` per lesson page, in lesson order; the first is the home page."""
+    pages = []
+    for i, page in enumerate(LESSON.pages):
+        module = importlib.import_module(f"pages.{page.slug}")
+        pages.append(st.Page(module.render, title=page.title, icon=page.icon,
+                             url_path=page.slug, default=(i == 0)))
+    return pages
 
 
 def run_app() -> None:
-    from ui.assessment_ui import progress_panel
-
     st.set_page_config(page_title="Transformer Architecture Lab",
                        page_icon=":material/account_tree:", layout="wide")
     page = st.navigation(lesson_pages(), position="sidebar")
     with st.sidebar:
         progress_panel()
-    page.run()
+    try:
+        page.run()
+    except ValidationError as err:  # a limit or a bad value the page did not catch itself
+        st.error(f"{err}", icon="⚠️")
+    except Exception:  # never a traceback for a learner; the server log keeps the details
+        logging.getLogger(__name__).exception("Unexpected error on the page %r", page.title)
+        st.error("Something went wrong while building this page. The details are in the "
+                 "server's log. Try again, or go back to the default model in the sidebar.",
+                 icon="⚠️")
 
 
-def ensure_app_navigation() -> None:
-    """Call first in every page script: reroute a pages-directory-mode run through app.py."""
-    if PagesManager.uses_pages_directory:
-        st.navigation(lesson_pages(), position="hidden")  # switches the old mode off
-        st.rerun()
+def reroute_to_app() -> None:
+    """A page module run as a script (legacy pages-directory mode): rerun through app.py."""
+    st.navigation(lesson_pages(), position="hidden")  # ends the legacy mode for this server
+    st.rerun()

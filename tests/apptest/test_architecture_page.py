@@ -1,25 +1,20 @@
 """The app and the Architecture page, run headless with streamlit.testing (AppTest)."""
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import TransformerConfig
-from ui.controls import APP_MAX_PARAMETERS
+from core.model import build_model
+from core.report import sequential_comparison
+from ui.controls import APP_BUDGET
 
-TIMEOUT = 120
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import ROOT, TIMEOUT, open_page
+from .conftest import apply_form as _form_apply
 
 
 @pytest.fixture
 def page():
-    return AppTest.from_file(str(ROOT / "pages/architecture.py"), default_timeout=TIMEOUT).run()
-
-
-def _form_apply(at: AppTest) -> AppTest:
-    next(b for b in at.button if b.label == "Apply").click()
-    return at.run()
+    return open_page("architecture")
 
 
 def test_app_entry_runs_home_without_exception():
@@ -35,7 +30,8 @@ def test_default_run_is_clean_and_shows_every_block(page):
     assert not page.exception and not page.error
     headers = [h.value for h in page.header]
     assert headers[6] == "7. The exact path decomposition"
-    assert headers[7].startswith("Checkpoint 1")
+    assert headers[7].startswith("8. Heads in sequence")
+    assert headers[8].startswith("Checkpoint 1")
     # Reconstruction error metric: a small number printed in scientific notation.
     err = next(m for m in page.metric if m.label.startswith("Sum of parts"))
     assert float(err.value) < 1e-5
@@ -70,10 +66,9 @@ def test_over_budget_model_is_refused_with_estimate_and_limit(page):
     page = _form_apply(page)
     assert not page.exception
     expected = TransformerConfig(n_layer=96, n_embd=8192, n_head=64, vocab_size=1000,
-                                 n_positions=128, max_parameters=10**12,
-                                 max_activation_bytes=10**15).estimate_parameters()
+                                 n_positions=128).estimate_parameters()
     message = page.error[0].value
-    assert f"{expected:,}" in message and f"{APP_MAX_PARAMETERS:,}" in message
+    assert f"{expected:,}" in message and f"{APP_BUDGET.max_parameters:,}" in message
     params = next(m for m in page.metric if m.label == "Layers")
     assert params.value == "4"  # still the previous, accepted model
 
@@ -106,7 +101,7 @@ def test_switching_head_does_not_rerun_the_forward_pass(monkeypatch):
     monkeypatch.setattr(ui.controls, "architecture_report",
                         lambda *a, **k: calls.append(1) or original(*a, **k))
     ui.controls.get_report.clear()
-    page = AppTest.from_file(str(ROOT / "pages/architecture.py"), default_timeout=TIMEOUT).run()
+    page = open_page("architecture")
     assert calls == [1]  # the first run computes the forward pass once
     page.selectbox(key="arch_head").set_value(3)
     page.selectbox(key="arch_layer").set_value(2)
@@ -114,3 +109,47 @@ def test_switching_head_does_not_rerun_the_forward_pass(monkeypatch):
     assert not page.exception
     assert page.header[5].value == "6. QK and OV circuits of layer 2, head 3"
     assert calls == [1]  # switching head and layer reused the cached pass
+
+
+def test_emptied_number_box_is_refused_not_replaced(page):
+    page.number_input(key="lab_w_n_layer").set_value(None)
+    page = _form_apply(page)
+    assert not page.exception
+    assert "Layers is empty" in page.error[0].value
+    assert next(m for m in page.metric if m.label == "Layers").value == "4"  # unchanged
+
+
+def test_overflowing_model_is_refused_and_the_last_one_kept(page):
+    page.number_input(key="lab_w_n_layer").set_value(12)
+    page.select_slider(key="lab_w_init_std").set_value(0.5)
+    page = _form_apply(page)
+    assert not page.exception
+    assert "overflowed" in page.error[0].value and "weight scale" in page.error[0].value
+    assert next(m for m in page.metric if m.label == "Layers").value == "4"
+
+
+def test_sequential_versus_parallel_numbers_are_shown(page):
+    cfg = TransformerConfig(vocab_size=1000, n_positions=128, n_embd=256, n_layer=4, n_head=8)
+    expected = sequential_comparison(build_model(cfg, seed=0), [1, 15, 27, 89, 156, 234, 445, 567])
+    metrics = {m.label: m.value for m in page.metric}
+    assert float(metrics["Sequential vs parallel: relative difference"]) == pytest.approx(
+        expected["output_difference"], rel=1e-2)
+    assert float(metrics["Sequential: sum identity error"]) < 1e-5
+    assert float(metrics["Parallel: swap heads 0 and 1"]) < 1e-6
+    assert float(metrics["Sequential: swap heads 0 and 1"]) > 1e-4
+
+
+def test_parameter_caption_states_what_the_table_shows(page):
+    # Defaults: attention 4 * 4 * 256^2 of 2 * 1000 * 256 + 4 * 4 * 256^2 parameters.
+    attention = 4 * 4 * 256**2 / (2 * 1000 * 256 + 4 * 4 * 256**2)
+    caption = " ".join(c.value for c in page.caption)
+    assert f"attention holds {attention:.0%} of the parameters" in caption
+
+
+def test_app_entry_lists_every_lesson_page():
+    from core.lesson import LESSON
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert [p.slug for p in LESSON.pages] == ["home", "architecture", "residual_stream",
+                                              "production", "assessment"]

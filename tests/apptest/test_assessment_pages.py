@@ -179,3 +179,40 @@ def test_broken_bank_shows_a_message_and_the_page_keeps_working(monkeypatch, tmp
         assert any(h.value == "7. The exact path decomposition" for h in at.header)
     finally:
         ui_assessment.cached_bank.clear()
+
+
+def test_question_headings_render_without_literal_bold_markers():
+    """A bold marker cannot span a blank line: only the one-line heading is bold, the prompt
+    (several paragraphs and a numbered list in the coding question) is plain Markdown."""
+    from core.assessment import CHECKPOINT_IDS, SUMMATIVE_ID, public_view
+    from ui.assessment_ui import question_markdown
+
+    for bank_id in (*CHECKPOINT_IDS, SUMMATIVE_ID):
+        for n, item in enumerate(public_view(load_bank(bank_path(bank_id)))["items"], start=1):
+            text = question_markdown(n, item)
+            assert text.startswith(f"**Question {n}** (")
+            for paragraph in text.split("\n\n"):
+                assert paragraph.replace("\\*", "").count("**") % 2 == 0, (item["id"], paragraph)
+    markdown_it = pytest.importorskip("markdown_it")
+    coding = public_view(load_bank(bank_path(SUMMATIVE_ID)))["items"][0]
+    assert coding["type"] == "coding" and "\n\n" in coding["prompt"].strip()
+    html = markdown_it.MarkdownIt("commonmark").render(question_markdown(1, coding))
+    assert "**" not in html
+    assert "<strong>Question 1</strong>" in html and "<ol>" in html
+
+
+def test_code_box_limit_is_the_grader_limit_and_the_template_is_unanswered(final):
+    from core.assessment import MAX_CODE_CHARS
+
+    at = final
+    key = "final_0_complete_transformer_implementation"
+    assert at.text_area(key=key).proto.max_chars == MAX_CODE_CHARS
+    assert any(m.value.startswith("**Question 1** (4 points, LO1)\n\nImplement")
+               for m in at.markdown)
+    at = submit(at, "Review my answers")  # nothing changed: the code box holds the template
+    assert not at.exception
+    warning = next(w.value for w in at.warning if "Not answered yet" in w.value)
+    assert "question 1" in warning
+    at = submit(at, "Edit my answers")
+    template = load_bank(bank_path("summative")).item("complete_transformer_implementation").template
+    assert at.text_area(key=key).value == template

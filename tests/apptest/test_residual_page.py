@@ -11,19 +11,13 @@ from streamlit.testing.v1 import AppTest
 from core.config import TransformerConfig
 from core.model import build_model
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "pages/residual_stream.py")
-TIMEOUT = 120
+from .conftest import apply_form as apply
+from .conftest import open_page
 
 
 @pytest.fixture
 def page():
-    return AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
-
-
-def apply(at: AppTest) -> AppTest:
-    next(b for b in at.button if b.label == "Apply").click()
-    return at.run()
+    return open_page("residual_stream")
 
 
 def all_text(at: AppTest) -> str:
@@ -88,3 +82,13 @@ def test_spectrum_stream_can_be_chosen(page):
     # x0 = token + position embeddings of 8 tokens: rank at most 8, and at least 1.
     rank = int(next(m for m in page.metric if m.label == "Effective rank").value)
     assert 1 <= rank <= 8
+
+
+def test_information_coefficients_are_one_at_x0(page):
+    table = next(d.value for d in page.dataframe if "token_coefficient" in d.value.columns)
+    assert table["token_coefficient"][0] == pytest.approx(1.0, abs=1e-6)
+    assert table["position_coefficient"][0] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_top10_energy_share_is_gone(page):
+    assert not any("Top-10" in m.label for m in page.metric)

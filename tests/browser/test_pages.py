@@ -132,9 +132,9 @@ def nav_labels(pg) -> list[str]:
 def test_deep_link_on_a_fresh_server_goes_through_app_navigation(browser, path, heading):
     """The first request a new server gets is a deep link: it must still run app.py's navigation.
 
-    (Streamlit serves a fresh server's first run in its old pages-directory mode; without the
-    guard in every page the learner would see 'Page not found' or the navigation labels
-    'app', 'architecture', 'home' and no page config.)
+    (Streamlit serves a fresh server's first run in its old pages-directory mode and runs
+    pages/<name>.py as a script; without the reroute at the end of every page module the learner
+    would see 'Page not found' or the navigation labels 'app', 'architecture', 'home'.)
     """
     from .conftest import OUTPUT_DIR, running_app
 
@@ -146,9 +146,9 @@ def test_deep_link_on_a_fresh_server_goes_through_app_navigation(browser, path, 
         pg.wait_for_timeout(1_000)
         wait_for_app_idle(pg)
         assert pg.locator('[data-testid="stMain"] h1').first.inner_text().startswith(heading)
-        from ui.shell import LESSON_PAGES
+        from core.lesson import LESSON
 
-        assert nav_labels(pg) == [title for _, title, _ in LESSON_PAGES]
+        assert nav_labels(pg) == [p.title for p in LESSON.pages]
         assert pg.title() == "Transformer Architecture Lab"
         assert pg.get_by_text("Page not found").count() == 0
         assert pg.locator('[data-testid="stDialog"]').count() == 0

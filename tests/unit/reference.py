@@ -49,3 +49,28 @@ def reference_forward(model, ids: torch.Tensor) -> dict:
         heads_all.append(heads)
     logits = x @ model.unembedding.weight.detach().double().T
     return {"streams": streams, "weights": weights_all, "heads": heads_all, "logits": logits}
+
+
+def reference_sequential(model, ids: torch.Tensor, order=None) -> dict:
+    """The seed's layer, by hand: inside a layer each head reads the stream *after* the previous
+    head of that layer wrote to it. Batch 1. Returns x0, the head outputs in run order, final."""
+    cfg = model.config
+    s = ids.shape[1]
+    order = list(range(cfg.n_head)) if order is None else list(order)
+    W_E = model.token_embedding.weight.detach().double()
+    x = W_E[ids[0]] + sinusoid(s, cfg.n_embd)
+    x0, outputs = x.clone(), []
+    for layer in model.layers:
+        for h in order:
+            W_Q, W_K = layer.W_Q[h].detach().double(), layer.W_K[h].detach().double()
+            W_V, W_O = layer.W_V[h].detach().double(), layer.W_O[h].detach().double()
+            q, k, v = x @ W_Q.T, x @ W_K.T, x @ W_V.T
+            out = torch.zeros_like(x)
+            for i in range(s):
+                raw = torch.tensor([float(q[i] @ k[j]) / math.sqrt(cfg.d_head)
+                                    for j in range(i + 1)], dtype=torch.float64)
+                p = torch.softmax(raw, dim=0)
+                out[i] = W_O @ (p[:, None] * v[: i + 1]).sum(0)
+            outputs.append(out)
+            x = x + out  # the next head of this layer reads the updated stream
+    return {"embeddings": x0, "head_outputs": outputs, "final_stream": x}

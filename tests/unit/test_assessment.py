@@ -12,6 +12,7 @@ import pytest
 from core.assessment import (
     GRADING_RULES_MARKDOWN,
     KEYWORD_LIST_CAP,
+    MAX_CODE_CHARS,
     MAX_ESSAY_WORDS,
     GradeResult,
     bank_path,
@@ -381,15 +382,66 @@ def test_complete_code_meets_every_rubric_item(coding_item):
     assert r.score == pytest.approx(1.0)
 
 
-def test_unchanged_template_earns_only_the_class(coding_item):
-    r = grade_item(coding_item, coding_item.template)
-    # only nn_module_subclass (weight 1) of total weight 1+1+1+2+2+2+2 = 11
-    assert [e["check"] for e in r.details["rubric_found"]] == ["nn_module_subclass"]
-    assert r.score == pytest.approx(1 / 11)
+def _reindented(template: str) -> str:
+    """The template with whitespace-only changes: tabs for 4 spaces, trailing spaces, blank
+    lines, CRLF line ends."""
+    lines = [line.replace("    ", "\t") + "   " for line in template.splitlines()]
+    return "\n\n" + "\r\n".join(lines) + "\n\n\n"
+
+
+@pytest.mark.parametrize("variant", ["as is", "whitespace only"])
+def test_unchanged_template_is_not_answered_and_scores_zero(coding_item, variant):
+    code = coding_item.template if variant == "as is" else _reindented(coding_item.template)
+    assert code.split() == coding_item.template.split()  # no word differs
+    r = grade_item(coding_item, code)
+    assert r.score == 0.0 and r.earned == 0.0
+    assert r.answered is False
+    assert r.details["unchanged_template"] is True
+    assert r.details["rubric_found"] == []
+    assert "template" in r.feedback and "not answered" in r.feedback.lower()
+
+
+def test_unchanged_template_counts_as_unanswered_in_the_totals(summative, coding_item):
+    result = grade(summative, {"complete_transformer_implementation": coding_item.template})
+    assert result.answered == 0
+    assert result.items["complete_transformer_implementation"].earned == 0.0
+    assert "Complete interpretable transformer implementation: not answered" in \
+        result.improvement_areas
+
+
+def test_template_with_one_real_change_is_graded(coding_item):
+    # a one-word change is an answer (it earns what the structure shows: the class only)
+    code = coding_item.template.replace("# Your implementation here", "self.ready = True", 1)
+    r = grade_item(coding_item, code)
+    assert r.answered is True and r.details["unchanged_template"] is False
+    # nn_module_subclass (1) and init_method (1) of total weight 1+1+1+2+2+2+2 = 11
+    assert [e["check"] for e in r.details["rubric_found"]] == ["nn_module_subclass",
+                                                               "init_method"]
+    assert r.score == pytest.approx(2 / 11)
     reasons = {e["check"]: e["reason"] for e in r.details["rubric_missing"]}
-    assert "builds nothing" in reasons["init_method"]
     assert "body is still empty" in reasons["forward_signature"]
     assert "stub" in reasons["information_flow_method"]
+
+
+def test_code_over_the_limit_is_not_graded_and_says_why(coding_item):
+    padding = "\n# " + "x" * 78
+    code = GOOD_CODE + padding * ((MAX_CODE_CHARS - len(GOOD_CODE)) // len(padding) + 1)
+    assert len(code) > MAX_CODE_CHARS
+    r = grade_item(coding_item, code)
+    assert r.score == 0.0 and r.answered is True
+    assert r.details["too_long"] is True and r.details["parsed"] is False
+    assert f"{len(code):,} characters" in r.feedback and f"{MAX_CODE_CHARS:,}" in r.feedback
+    # the same code cut to exactly the limit is graded in full
+    at_limit = code[:MAX_CODE_CHARS]
+    assert grade_item(coding_item, at_limit).score == pytest.approx(1.0)
+
+
+def test_grader_and_answer_box_share_one_code_limit():
+    import core.assessment_code
+    import ui.assessment_ui
+
+    assert ui.assessment_ui.MAX_CODE_CHARS is core.assessment_code.MAX_CODE_CHARS
+    assert f"{MAX_CODE_CHARS:,}" in GRADING_RULES_MARKDOWN
 
 
 def test_code_with_a_syntax_error_scores_zero_and_names_the_line(coding_item):
@@ -649,7 +701,8 @@ def test_escape_markdown_keeps_identifiers_literal():
 
 
 def test_report_escapes_feedback(coding_item, summative):
-    result = grade(summative, {"complete_transformer_implementation": coding_item.template})
+    attempt = coding_item.template + "\n# first attempt\n"
+    result = grade(summative, {"complete_transformer_implementation": attempt})
     md = report_markdown(summative, result)
     assert "\\_\\_init\\_\\_" in md  # the rubric feedback mentions __init__, escaped
 

@@ -107,10 +107,11 @@ MODEL_ANSWERS = {
         "production model. Scaling changes the picture, though. A large model has many more "
         "layers and heads, hundreds of millions or billions of parameters, and attention whose "
         "cost grows quadratically with context length, so inspecting every path becomes "
-        "expensive and we must prioritise. There are also limitations: the MLPs and LayerNorm "
-        "are non-linear, so the exact path decomposition of the attention-only model becomes an "
-        "approximation, and features stored in superposition are harder to interpret. The "
-        "simplified model teaches the concepts; applying them to production models needs care."
+        "expensive and we must prioritise. There are also limitations: the stream of GPT-2 is "
+        "still an exact sum of every attention and MLP output, but the MLPs and LayerNorm are "
+        "non-linear, so paths through several components no longer expand into products of "
+        "weights, and features stored in superposition are harder to interpret. The simplified "
+        "model teaches the concepts; applying them to production models needs care."
     ),
     "qk_ov_circuits": (
         "The QK and OV circuits split what an attention head does into two independent jobs. "
@@ -125,24 +126,26 @@ MODEL_ANSWERS = {
     ),
     "cp1_attention_only": (
         "Without LayerNorm and MLPs every component only adds its output to the residual "
-        "stream, so the final stream is exactly the sum of the embeddings and every head's "
-        "output, and the logits split into one term per path. LayerNorm would divide the stream "
-        "by its norm and the MLPs are non-linear, so either would break that exact decomposition. "
-        "The cost is a much less capable model that is not how production models like GPT-2 work."
+        "stream, so the logits split exactly into one term per path, and a path through several "
+        "heads expands into a product of weight matrices. LayerNorm would divide what each block "
+        "reads by the stream's norm and the MLPs are non-linear, so paths through them would no "
+        "longer expand like that, even though the stream itself would still add up. The cost is "
+        "a much less capable model that is not how production models like GPT-2 work."
     ),
     "cp2_similarity_vs_loss": (
-        "No, the identity has not been lost. Each layer adds its output to the stream, so the "
-        "initial embedding is still present as one term of the sum. The cosine falls because the "
-        "terms added later have grown larger in norm and dominate the direction of the stream. "
-        "A linear projection onto the token's embedding direction can still read the identity "
-        "out."
+        "Not necessarily. Each layer adds its output to the stream and nothing is overwritten in "
+        "place, so the initial embedding is still present as one term of the sum unless a head "
+        "wrote against it. The cosine falls because the terms added later have grown larger in "
+        "norm and dominate the direction of the stream. A regression or a linear projection onto "
+        "the token's embedding can still read the identity out."
     ),
     "cp3_transfer": (
         "Attention patterns and the entropy of each head carry over unchanged, because GPT-2's "
         "heads compute a softmax pattern just like ours, and we can still measure norm growth, "
-        "similarity and effective rank on its hidden states. The exact decomposition needs care: "
-        "LayerNorm divides the stream by its norm before every block, and the MLPs add "
-        "non-linear contributions, so splitting the logits into paths is only approximate."
+        "similarity and effective rank on its hidden states. The stream itself still adds up "
+        "exactly, but the path analysis needs care: LayerNorm divides what every block reads by "
+        "the stream's norm, and the MLPs add non-linear contributions, so paths through later "
+        "blocks no longer expand into products of weights."
     ),
 }
 
@@ -239,7 +242,8 @@ def test_good_answers_pass_the_summative(banks):
 
 def test_poor_answers_fail_the_summative_with_focus_areas(banks):
     bank = banks[SUMMATIVE_ID]
-    code = bank.item("complete_transformer_implementation").template
+    # the template with a comment added: an answer, but only the class is there
+    code = bank.item("complete_transformer_implementation").template + "\n# TODO\n"
     result = grade(bank, {
         "complete_transformer_implementation": code,                          # 1/11 × 4
         "residual_stream_analysis": ["Non-linear transformations",
@@ -290,3 +294,101 @@ def test_readme_example_is_a_valid_bank(tmp_path):
     r = grade(bank, {"ex_properties": ["Additive", "Shared by all layers",
                                        "Reset after every layer"]})
     assert r.items["ex_properties"].score == 0.0
+
+
+# --- facts the banks must state correctly (DESIGN.md: "Facts to get right") -------------------
+
+def _statements(bank):
+    """(where, text) for every sentence a learner reads: prompts, options, feedback,
+    explanations, rubric summaries, concept names and hints. Rubric keywords are phrases to
+    match, not statements, and are left out."""
+    import re
+
+    out = [(bank.id, bank.title), (bank.id, bank.intro or "")]
+    for item in bank.items:
+        out += [(item.id, item.prompt), (item.id, item.explanation),
+                (item.id, getattr(item, "rubric_summary", None) or "")]
+        for option in getattr(item, "options", ()):
+            out += [(item.id, option.text), (item.id, option.feedback or "")]
+        for entry in getattr(item, "rubric", ()):
+            out += [(item.id, getattr(entry, "name", "") or ""),
+                    (item.id, getattr(entry, "hint", "") or ""),
+                    (item.id, getattr(entry, "description", "") or "")]
+    sentences = []
+    for where, text in out:
+        for sentence in re.split(r"(?<=[.!?])\s+", " ".join(text.split())):
+            if sentence:
+                sentences.append((where, sentence))
+    return sentences
+
+
+def test_heads_in_sequence_item_says_the_sum_identity_still_holds(banks):
+    item = banks["checkpoint_1"].item("cp1_sequential_heads_bug")
+    assert item.type == "multiple_choice"
+    key = item.correct
+    assert "still holds" in key and "Σ head outputs" in key
+    assert "order" in key and "x_l" in key  # what the bug does break
+    claims_broken = next(o.text for o in item.options if "breaks the identity" in o.text)
+    assert claims_broken != key
+
+
+def test_no_statement_says_the_seed_bug_breaks_the_decomposition(banks):
+    import re
+
+    for bank in banks.values():
+        for where, sentence in _statements(bank):
+            if re.search(r"\b(seed|sequential|chain of heads|before the next head)", sentence, re.I):
+                assert not re.search(r"\bbreaks? (the )?(exact |per-layer )?(path )?"
+                                     r"(decomposition|identity|sum)", sentence), (where, sentence)
+
+
+def test_no_statement_says_layernorm_or_mlps_make_the_sum_approximate(banks):
+    import re
+
+    for bank in banks.values():
+        for where, sentence in _statements(bank):
+            if re.search(r"LayerNorm|layer norm|MLP", sentence) and \
+                    not re.search(r"\b(not|never) make", sentence):  # "would not make it …"
+                assert not re.search(r"approximat|no longer exact|not exact|break[s]? (the|that) "
+                                     r"(exact )?(sum|split|decomposition)", sentence), (where, sentence)
+
+
+def test_layernorm_concept_of_the_transfer_essay_does_not_reward_approximate(banks):
+    item = banks["checkpoint_3"].item("cp3_transfer")
+    concept = next(c for c in item.rubric if "LayerNorm" in c.name)
+    assert not {k for k in concept.keywords if "approximat" in k or "exact" in k}
+    assert "frozen" in concept.hint and "exactly" in concept.hint
+
+
+def test_no_statement_says_nothing_erases_the_stream(banks):
+    import re
+
+    for bank in banks.values():
+        for where, sentence in _statements(bank):
+            assert not re.search(r"\bnothing\b[^.]*\b(erases?|removes?|deletes?)\b", sentence,
+                                 re.I), (where, sentence)
+
+
+def test_tied_unembedding_is_w_e_itself_not_its_transpose(banks):
+    import re
+
+    for bank in banks.values():
+        for where, sentence in _statements(bank):
+            assert not re.search(r"W_U\s*=\s*W_E\s*(ᵀ|\^T|\.T)", sentence), (where, sentence)
+    tied = next(o for o in banks["checkpoint_3"].item("cp3_components").options
+                if "tied" in o.text)
+    assert "W_U = W_E)" in tied.text and "[vocab, d_model]" in tied.feedback
+
+
+def test_how_much_of_a_part_is_left_is_a_regression_not_a_cosine(banks):
+    item = banks["checkpoint_2"].item("cp2_information_types")
+    assert item.correct.startswith("Regress")
+    cosine = next(o for o in item.options if o.text.startswith("Take its cosine"))
+    assert "mixes direction with relative size" in cosine.feedback
+
+
+def test_ablation_measures_total_not_direct_effect(banks):
+    item = banks["checkpoint_1"].item("cp1_path_decomposition")
+    ablation = next(o for o in item.options if "removing the head" in o.text)
+    assert ablation.text not in item.correct
+    assert "direct contribution" in ablation.feedback and "total effect" in ablation.feedback

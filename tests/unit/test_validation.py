@@ -1,11 +1,12 @@
 """Every refusal: config, token ids, tensors and the token-id text box."""
 
 import math
+import re
 
 import pytest
 import torch
 
-from core.config import TransformerConfig
+from core.config import DEFAULT_BUDGET, ResourceBudget, TransformerConfig
 from core.model import build_model
 from core.validators import ValidationError, parse_token_text, validate_tensor, validate_token_ids
 
@@ -47,32 +48,70 @@ def test_width_must_be_even_for_sinusoids():
         TransformerConfig(**{**SMALL, "n_embd": 9, "n_head": 3})
 
 
+@pytest.mark.parametrize("n_embd, n_head", [(10, 3), (9, 3), (250, 4), (255, 5), (100, 7)])
+def test_suggested_widths_are_accepted(n_embd, n_head):
+    """Every width the refusal suggests must itself be valid: divisible by n_head and even."""
+    with pytest.raises(ValidationError) as err:
+        TransformerConfig(**{**SMALL, "n_embd": n_embd, "n_head": n_head})
+    suggested = [int(w) for w in re.findall(r"e\.g\. (\d+)(?: or (\d+))?", str(err.value))[0] if w]
+    assert suggested
+    for width in suggested:
+        assert width % n_head == 0 and width % 2 == 0
+        TransformerConfig(**{**SMALL, "n_embd": width, "n_head": n_head})  # accepted
+
+
+def test_d_model_is_the_lesson_name_for_n_embd():
+    assert TransformerConfig(**SMALL).d_model == SMALL["n_embd"]
+
+
 def test_parameter_budget_names_estimate_and_limit():
     # 96 layers of width 8192: 96 * 4 * 8192^2 + 2 * 50257 * 8192 parameters.
     expected = 96 * 4 * 8192**2 + 2 * 50257 * 8192
+    config = TransformerConfig(n_layer=96, n_embd=8192, n_head=64)  # a config is only a value
     with pytest.raises(ValidationError) as err:
-        TransformerConfig(n_layer=96, n_embd=8192, n_head=64)
+        DEFAULT_BUDGET.check(config)
     msg = str(err.value)
     assert f"{expected:,}" in msg and f"{200_000_000:,}" in msg
+    with pytest.raises(ValidationError, match=f"{expected:,}"):
+        build_model(config)  # refused before anything is allocated
 
 
 def test_parameter_estimate_matches_the_built_model():
     cfg = TransformerConfig(vocab_size=123, n_positions=20, n_embd=24, n_layer=3, n_head=4)
-    assert cfg.estimate_parameters() == sum(p.numel() for p in build_model(cfg).parameters())
+    model = build_model(cfg)
+    assert cfg.estimate_parameters() == sum(p.numel() for p in model.parameters())
+    # Kept bytes: float32 parameters plus the [n_positions, d_model] position buffer.
+    assert cfg.estimate_model_bytes() == 4 * (cfg.estimate_parameters() + 20 * 24)
 
 
 def test_activation_budget_refuses_long_contexts_with_numbers():
     # Parameters are tiny; 4 layers * 16 heads * 8192^2 scores and weights are not.
+    cfg = TransformerConfig(vocab_size=100, n_positions=8192, n_embd=64, n_layer=4, n_head=16)
     with pytest.raises(ValidationError, match=r"8192 tokens.*GB.*limit here is 4\.0 GB"):
-        TransformerConfig(vocab_size=100, n_positions=8192, n_embd=64, n_layer=4, n_head=16)
+        DEFAULT_BUDGET.check(cfg)
+    # The same model analysed on at most 64 tokens fits.
+    assert ResourceBudget(analysis_tokens=64).check(cfg) is cfg
 
 
 def test_custom_budget_is_respected():
-    with pytest.raises(ValidationError, match="limit here is 1,000"):
-        TransformerConfig(**SMALL, max_parameters=1_000)
     cfg = TransformerConfig(**SMALL)
+    with pytest.raises(ValidationError, match="limit here is 1,000"):
+        ResourceBudget(max_parameters=1_000).check(cfg)
     with pytest.raises(ValidationError, match="limit here is 1.0 KB"):
-        cfg.with_limits(max_parameters=10**9, max_activation_bytes=1024)
+        ResourceBudget(max_activation_bytes=1024).check(cfg)
+    with pytest.raises(ValidationError, match="keep about .* limit here is 1.0 KB"):
+        ResourceBudget(max_model_bytes=1024).check(cfg)
+    with pytest.raises(ValidationError, match="limit here is 1,000"):
+        build_model(cfg, budget=ResourceBudget(max_parameters=1_000))
+
+
+def test_overflowing_stream_is_refused_with_a_message():
+    # 12 layers at weight scale 0.5: the stream grows ~60x per layer and overflows float32.
+    cfg = TransformerConfig(vocab_size=100, n_positions=16, n_embd=256, n_layer=12, n_head=8,
+                            init_std=0.5)
+    model = build_model(cfg, seed=0)
+    with pytest.raises(ValidationError, match=r"overflowed after layer \d+.*weight scale 0.5"):
+        model.analyze([1, 2, 3, 4])
 
 
 # -- token ids at the model boundary -----------------------------------------------------------
