@@ -198,14 +198,16 @@ def repeats_for(n_tokens: int, n_embd: int, quick: bool) -> tuple[int, int]:
 
 
 def build_ours(s: Scale, seed: int = 0):
-    from core.config import TransformerConfig
+    from core.config import ResourceBudget, TransformerConfig
     from core.model import build_model
 
     config = TransformerConfig(
         vocab_size=s.vocab, n_positions=1024, n_embd=s.n_embd, n_layer=s.n_layer,
-        n_head=s.n_head, max_parameters=10**9, max_activation_bytes=2**34,
+        n_head=s.n_head,
     )
-    return build_model(config, seed=seed)
+    budget = ResourceBudget(max_parameters=10**9, max_model_bytes=2**34,
+                            max_activation_bytes=2**36)
+    return build_model(config, seed=seed, budget=budget)
 
 
 def build_tl(s: Scale, seed: int = 0):

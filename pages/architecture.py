@@ -16,7 +16,7 @@ from ui.controls import (
     show_settings_error,
 )
 from ui.diagrams import FLOW_DESCRIPTION, flow_diagram
-from ui.layout import chart_with_table, weights_note
+from ui.layout import attention_explorer, chart_with_table, weights_note
 
 
 def _parameter_summary(table: pd.DataFrame) -> str:
@@ -121,14 +121,7 @@ def render() -> None:
         "(1/(i+1) in row i) are marked, so 'nothing learned' looks like nothing. Pick a layer "
         "and head; switching only re-draws, it does not rerun the model."
     )
-    sc1, sc2 = st.columns(2)
-    layer = sc1.selectbox("Layer", list(range(cfg.n_layer)), key="arch_layer",
-                          help="Which layer's heads to inspect.")
-    head = sc2.selectbox("Head", list(range(cfg.n_head)), key="arch_head",
-                         help="Which head of that layer.")
-    chart, table = charts.attention_heatmap(report["attention"][layer, head], ids, layer, head)
-    chart_with_table(chart, table, table_label=f"attention weights, layer {layer} head {head}",
-                     hide_index=False)
+    layer, head = attention_explorer(report["attention"], ids, key_prefix="arch")
 
     st.subheader("How focused is each head?")
     st.markdown(

@@ -12,7 +12,7 @@ from ui.controls import (
     model_sidebar,
     show_settings_error,
 )
-from ui.layout import chart_with_table, weights_note
+from ui.layout import chart_with_table, stream_size_and_direction, weights_note
 
 
 def render() -> None:
@@ -74,13 +74,7 @@ def render() -> None:
 
     # -- 2. magnitude and preservation -----------------------------------------------------------
     st.header("2. Magnitude and preservation", divider="gray")
-    left, right = st.columns(2)
-    with left:
-        chart, data = charts.stream_norm_chart(rep["stream_norms"])
-        chart_with_table(chart, data, table_label="stream magnitude per layer")
-    with right:
-        chart, data = charts.similarity_chart(per["similarities_to_initial"])
-        chart_with_table(chart, data, table_label="similarity to the initial stream")
+    stream_size_and_direction(rep["stream_norms"], per["similarities_to_initial"])
     st.markdown(
         "Nothing is overwritten in place: a layer can only add. But what it adds can point "
         "against what is there, so a head *can* cancel part of the stream. A cosine also mixes "

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import altair as alt
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from core.config import TransformerConfig
+from ui import charts
 
 
 def chart_with_table(chart: alt.TopLevelMixin, table: pd.DataFrame, *, table_label: str,
@@ -32,3 +36,34 @@ def weights_note(config: TransformerConfig) -> None:
         "learned behaviour. Nothing here has been trained.",
         icon=":material/casino:",
     )
+
+
+def attention_explorer(attention: np.ndarray, token_ids: Sequence[int], *, key_prefix: str,
+                       token_texts: Sequence[str] | None = None) -> tuple[int, int]:
+    """Layer and head pickers and the chosen head's attention heatmap with its table.
+
+    ``attention`` is ``[layer, head, query, key]``; returns the chosen (layer, head). Switching
+    only re-draws from the array it was given.
+    """
+    n_layer, n_head = attention.shape[:2]
+    left, right = st.columns(2)
+    layer = left.selectbox("Layer", list(range(n_layer)), key=f"{key_prefix}_layer",
+                           help="Which layer's heads to inspect.")
+    head = right.selectbox("Head", list(range(n_head)), key=f"{key_prefix}_head",
+                           help="Which head of that layer.")
+    chart, table = charts.attention_heatmap(attention[layer, head], token_ids, layer, head,
+                                            token_texts=token_texts)
+    chart_with_table(chart, table, table_label=f"attention weights, layer {layer} head {head}",
+                     hide_index=False)
+    return layer, head
+
+
+def stream_size_and_direction(stream_norms: np.ndarray, similarities: Sequence[float]) -> None:
+    """Side by side: the stream's norm per layer and its cosine with x0, each with its table."""
+    left, right = st.columns(2)
+    with left:
+        chart, data = charts.stream_norm_chart(stream_norms)
+        chart_with_table(chart, data, table_label="stream magnitude per layer")
+    with right:
+        chart, data = charts.similarity_chart(similarities)
+        chart_with_table(chart, data, table_label="similarity to the initial stream")

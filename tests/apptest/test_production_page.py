@@ -1,40 +1,78 @@
-"""The Production mapping page, headless, offline (HF_HUB_OFFLINE=1), with the bundled model."""
+"""The Production mapping page, headless, offline (HF_HUB_OFFLINE=1), with the bundled model.
+
+The page is a ``render()`` function (app.py hands it to ``st.navigation`` at url path
+"production"); AppTest runs it through app.py's navigation (tests/apptest/conftest.py).
+"""
 
 from pathlib import Path
 
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
 from core.assessment import bank_path, load_bank
 from core.production import BUNDLED_DIR
 from tests.apptest.test_assessment_pages import answer_right, submit
 
+from .conftest import open_page
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 240
+
+
+def _metric(at, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
 
 
 @pytest.fixture
 def page(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.switch_page("pages/production.py")
-    return at.run()
+    return open_page("production", timeout=TIMEOUT)
+
+
+def _load_hub_id(page, hub_id: str):
+    page.radio(key="prod_kind").set_value(page.radio(key="prod_kind").options[1])
+    page.text_input(key="prod_hub").set_value(hub_id)
+    next(b for b in page.button if b.label == "Load model").click()
+    return page.run()
+
+
+def test_the_page_is_registered_at_production():
+    from core.lesson import LESSON
+
+    page = LESSON.page("production")
+    assert page.title == "Production mapping"
+    import pages.production as module
+
+    assert callable(module.render)
 
 
 def test_default_run_shows_the_bundled_model(page):
     assert not page.exception and not page.error
     headers = [h.value for h in page.header]
-    assert headers[:4] == ["1. Choose a model", "2. The two architectures side by side",
+    assert headers[:5] == ["1. Choose a model", "2. The two architectures side by side",
                            "3. Your sentence through the production model",
-                           "4. The residual stream of a production model"]
-    assert headers[4].startswith("Checkpoint 3")
+                           "4. The residual stream of a production model",
+                           "5. What stays exact in GPT-2, and what does not"]
+    assert headers[5].startswith("Checkpoint 3")
     assert "the bundled tiny GPT-2" in page.success[0].value
-    ratio = next(m for m in page.metric if m.label == "Ratio")
-    assert ratio.value.endswith("×") and float(ratio.value[:-1]) > 1
+    ratio = _metric(page, "Ratio")
+    assert ratio.endswith("×") and float(ratio[:-1]) > 1
 
 
-def test_top_predictions_match_the_model(page):
+def test_both_identities_are_shown_as_measured_numbers(page):
+    stream_error = float(_metric(page, "max |x_L − (x0 + Σ attention + Σ MLP)|"))
+    assert 0 <= stream_error < 1e-5
+    logit = float(_metric(page, "Its logit (model)"))
+    total = float(_metric(page, "Σ contributions"))
+    assert float(_metric(page, "|difference|")) < 1e-5
+    assert total == pytest.approx(logit, abs=1e-4)
+    text = " ".join(m.value for m in page.markdown)
+    assert "do not make this decomposition approximate" in text
+    assert "*paths through* later components" in text
+    assert "direct effect, not a total effect" in text
+
+
+def test_top_predictions_and_logit_match_the_model(page):
     from transformers import AutoTokenizer, GPT2LMHeadModel
 
     text = page.text_input(key="prod_text").value
@@ -46,6 +84,24 @@ def test_top_predictions_match_the_model(page):
     expected = torch.softmax(logits.double(), -1).topk(5).indices.tolist()
     shown = next(df.value for df in page.dataframe if "token_id" in df.value.columns)
     assert list(shown["token_id"]) == expected
+    assert float(_metric(page, "Its logit (model)")) == pytest.approx(
+        float(logits[expected[0]]), abs=1e-4)
+    attribution = next(df.value for df in page.dataframe if "contribution" in df.value.columns)
+    assert list(attribution["component"])[:3] == ["embeddings", "attention 0", "MLP 0"]
+    assert attribution["contribution"].sum() == pytest.approx(float(logits[expected[0]]),
+                                                              abs=1e-4)
+
+
+def test_tables_are_wrapping_tables_with_the_corrected_facts(page):
+    architecture, parameters, table = (t.value for t in page.table)
+    assert "W_U is W_E" in architecture.loc["tied_embeddings", "Production (GPT-2 family)"]
+    assert list(parameters.index) == ["token embeddings", "positions", "attention", "MLP",
+                                      "LayerNorm", "unembedding"]
+    assert parameters.loc["MLP", "Share of production"].endswith("%")
+    assert list(table.index)[:2] == ["Token embeddings", "Positions"]
+    assert "45.5 %" in table.loc["MLP", "What it means"]
+    assert "stays exactly" in table.loc["LayerNorm", "What it means"]
+    assert "W_Eᵀ" not in table.to_string()
 
 
 def test_sentence_too_long_shows_an_error(page):
@@ -56,14 +112,47 @@ def test_sentence_too_long_shows_an_error(page):
 
 
 def test_hub_id_offline_is_refused_and_the_bundled_model_stays(page):
-    page.radio(key="prod_kind").set_value(page.radio(key="prod_kind").options[1])
-    page.text_input(key="prod_hub").set_value("distilgpt2")
-    next(b for b in page.button if b.label == "Load model").click()
-    page = page.run()
+    page = _load_hub_id(page, "distilgpt2")
     assert not page.exception
     message = page.error[0].value
     assert "Not loaded" in message and "bundled model works offline" in message
     assert "the bundled tiny GPT-2" in page.success[0].value
+
+
+def test_the_hub_box_reveals_nothing_about_server_folders(page):
+    messages = []
+    for probe in ("/root", "/nope", str(ROOT), "../models"):
+        page = _load_hub_id(page, probe)
+        assert not page.exception
+        messages.append(page.error[0].value)
+    assert len(set(messages)) == 1
+    assert "not a Hugging Face model id" in messages[0]
+    assert "folder" not in messages[0].split("Still showing")[0].replace("server", "")
+
+
+def test_no_folder_option_without_a_local_connection(page):
+    # AppTest has no browser connection: like a remote learner, it gets no folder option.
+    assert len(page.radio(key="prod_kind").options) == 2
+    assert not [t for t in page.text_input if t.key == "prod_folder"]
+
+
+def test_a_local_learner_can_load_a_folder(monkeypatch, tmp_path):
+    import pages.production as module
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+
+    GPT2LMHeadModel.from_pretrained(BUNDLED_DIR).save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(BUNDLED_DIR).save_pretrained(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(module, "local_folders_allowed", lambda: True)
+    at = open_page("production", timeout=TIMEOUT)
+    options = at.radio(key="prod_kind").options
+    assert len(options) == 3
+    at.radio(key="prod_kind").set_value(options[2])
+    at.text_input(key="prod_folder").set_value(str(tmp_path))
+    next(b for b in at.button if b.label == "Load model").click()
+    at = at.run()
+    assert not at.exception and not at.error
+    assert f"the model in {tmp_path}" in at.success[0].value
 
 
 def test_checkpoint_3_can_be_passed(page):

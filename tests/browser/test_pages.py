@@ -242,7 +242,7 @@ def test_production_page_runs_the_bundled_model_on_my_sentence(page, app_url):
     box.press("Enter")
     page.wait_for_timeout(500)
     wait_for_app_idle(page)
-    main.get_by_text("11 tokens").wait_for()
+    main.get_by_text("11 tokens", exact=True).wait_for()
     page.wait_for_function(
         "document.querySelectorAll('[data-testid=stVegaLiteChart] svg, "
         "[data-testid=stVegaLiteChart] canvas').length >= 7"

@@ -132,3 +132,12 @@ def test_model_is_trained_not_random(bundle):
         logits = model(input_ids=ids).logits[0, :-1]
     loss = torch.nn.functional.cross_entropy(logits, ids[0, 1:]).item()
     assert loss < math.log(model.config.vocab_size) - 3.0
+
+
+def test_the_bundle_is_far_under_the_production_size_limit(bundle):
+    from core.production import MAX_PARAMETERS, parameter_count
+
+    model, _ = bundle
+    unique = sum(p.numel() for p in model.parameters())  # a tied weight counted once
+    assert parameter_count(model.config) == unique
+    assert unique < MAX_PARAMETERS / 10

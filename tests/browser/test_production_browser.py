@@ -1,0 +1,129 @@
+"""The Production page in Chromium: who gets the folder option, and a readable component map.
+
+This module starts its own server on the loopback address (with the hub switched off) and checks
+that a direct loopback connection is offered folders on the server while the same connection
+through a reverse proxy (a forwarding header) is not. Remote addresses are covered by the unit
+tests of ``local_access_allowed`` (tests/unit/test_production_access.py): no test sends traffic
+to any address but loopback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from .conftest import (
+    OUTPUT_DIR,
+    REPO_ROOT,
+    SKIP_BROWSER,
+    SKIP_REASON,
+    _free_port,
+    _health_ok,
+    wait_for_app_idle,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(SKIP_BROWSER, reason=SKIP_REASON)]
+
+FOLDER_OPTION = "A folder on this computer"
+LOG = OUTPUT_DIR / "streamlit-production-server.log"
+
+
+@pytest.fixture(scope="module")
+def server_port():
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    with open(LOG, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL,
+                                env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        try:
+            deadline = time.monotonic() + 60
+            while not _health_ok(f"http://127.0.0.1:{port}/_stcore/health"):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"streamlit did not start; see {LOG}", pytrace=False)
+                time.sleep(0.5)
+            yield port
+        finally:
+            proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=15)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=15)
+
+
+def _open(browser, url: str, *, width: int = 1400, headers: dict | None = None):
+    context = browser.new_context(viewport={"width": width, "height": 900},
+                                  extra_http_headers=headers or {})
+    context.set_default_timeout(120_000)
+    pg = context.new_page()
+    pg.goto(url)
+    wait_for_app_idle(pg)
+    pg.locator('[data-testid="stMain"]').get_by_text("Showing", exact=False).first.wait_for()
+    return context, pg
+
+
+def _source_options(pg) -> list[str]:
+    radio = pg.locator('[data-testid="stRadio"]').first
+    return [t.strip() for t in radio.locator("label").all_inner_texts() if t.strip()]
+
+
+@pytest.mark.timeout(300)
+def test_a_loopback_connection_is_offered_folders(browser, server_port):
+    context, pg = _open(browser, f"http://127.0.0.1:{server_port}/production")
+    try:
+        assert any(FOLDER_OPTION in o for o in _source_options(pg))
+    finally:
+        context.close()
+
+
+@pytest.mark.timeout(300)
+def test_a_reverse_proxy_on_this_machine_is_not_a_local_learner(browser, server_port):
+    context, pg = _open(browser, f"http://127.0.0.1:{server_port}/production",
+                        headers={"X-Forwarded-For": "203.0.113.9"})
+    try:
+        options = _source_options(pg)
+        assert any("Bundled" in o for o in options)
+        assert not any(FOLDER_OPTION in o for o in options)
+    finally:
+        context.close()
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("width", [800, 1400])
+def test_the_tables_wrap_instead_of_clipping(browser, server_port, width):
+    context, pg = _open(browser, f"http://127.0.0.1:{server_port}/production", width=width)
+    try:
+        tables = pg.locator('[data-testid="stTable"]')
+        assert tables.count() == 3  # architecture, parameters, component map
+        shots = OUTPUT_DIR / "screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        for i in range(tables.count()):
+            table = tables.nth(i)
+            table.scroll_into_view_if_needed()
+            clipped = pg.evaluate(
+                """(el) => {
+                     const out = [];
+                     for (const cell of el.querySelectorAll('th, td')) {
+                       if (cell.scrollWidth > cell.clientWidth + 1) out.push(cell.innerText.slice(0, 40));
+                     }
+                     const main = document.querySelector('[data-testid="stMain"]').getBoundingClientRect();
+                     const box = el.getBoundingClientRect();
+                     if (box.right > main.right + 1) out.push('table wider than the page');
+                     const inner = el.querySelector('table');
+                     if (inner && inner.scrollWidth > el.clientWidth + 1) out.push('scrolls sideways');
+                     return out;
+                   }""", table.element_handle())
+            assert clipped == [], f"table {i} at {width} px"
+        assert "45.5 %" in tables.nth(2).inner_text()
+        tables.nth(2).screenshot(path=str(shots / f"production-component-map-{width}px.png"))
+    finally:
+        context.close()
