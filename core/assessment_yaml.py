@@ -17,9 +17,10 @@ Order of defences, cheapest first:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
+from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from core.assessment_schema import ITEM_MODELS, ITEM_TYPES, Bank
@@ -218,10 +219,6 @@ def _describe_input(value: Any) -> str:
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str] | None:
     """The keys accepted by the model at ``loc`` (the location of an unknown key)."""
-    from typing import get_args
-
-    from pydantic import BaseModel
-
     def inner_model(annotation: Any) -> Any:
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             return annotation

@@ -103,7 +103,6 @@ def _model_section(local_ok: bool) -> tuple[str, str]:
 
 
 def render() -> None:
-    ss = st.session_state
     st.title("Production mapping: from the lesson's model to GPT-2")
     st.markdown(
         "The lesson's model is a simplified transformer. Production models such as GPT-2 keep "

@@ -10,7 +10,7 @@ and leaves the learner's typing in the form to fix.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st

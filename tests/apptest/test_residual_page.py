@@ -2,10 +2,8 @@
 
 import math
 import re
-from pathlib import Path
 
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 from core.config import TransformerConfig

@@ -115,7 +115,8 @@ def test_every_page_renders_without_error(page, app_url):
 
 
 # --- Architecture page, as a learner sees it --------------------------------------------------
-ARCHITECTURE_CHARTS = 9  # norm, attention, entropy, 2 singular values, 2 token slices, 2 decomposition
+ARCHITECTURE_CHARTS = 10  # norm, attention, entropy, 2 singular values, QK terms, 2 token slices,
+#                          decomposition by layer and by head
 
 
 def nav_labels(pg) -> list[str]:
@@ -168,7 +169,8 @@ def test_architecture_page_shows_every_block_with_real_data(page, app_url):
     assert not page_problems(page)
     main = page.locator('[data-testid="stMain"]')
     for heading in ("1. How information flows", "2. Your model", "4. The residual stream",
-                    "5. Attention patterns", "6. QK and OV circuits", "7. The exact path"):
+                    "5. Attention patterns", "6. QK and OV circuits", "7. The exact path",
+                    "8. Heads in sequence"):
         assert main.get_by_text(heading).count() >= 1, heading
     # Every chart exposes its description as its accessible name.
     labels = [c.get_attribute("aria-label") or "" for c in
@@ -197,10 +199,11 @@ def test_bad_token_input_shows_a_message_in_the_browser(page, app_url):
 def test_residual_stream_page_shows_its_tables_and_charts(page, app_url):
     page.goto(app_url + "residual_stream")
     wait_for_app_idle(page)
-    # norm, similarity, effective rank, spectrum, information types, decomposition
+    # norm, similarity, effective rank, spectrum, information types (the decomposition chart is
+    # on the Architecture page only)
     page.wait_for_function(
         "document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg, "
-        "[data-testid=\"stVegaLiteChart\"] canvas').length >= 6"
+        "[data-testid=\"stVegaLiteChart\"] canvas').length >= 5"
     )
     screenshot(page, "residual-stream-content")
     assert not page_problems(page)
@@ -224,7 +227,7 @@ def test_residual_stream_page_follows_a_changed_model(page, app_url):
     assert main.get_by_text("input: 5 tokens (5, 9, 5, 9, 5)").count() == 1
     page.wait_for_function(
         "document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg, "
-        "[data-testid=\"stVegaLiteChart\"] canvas').length >= 6"
+        "[data-testid=\"stVegaLiteChart\"] canvas').length >= 5"
     )
     screenshot(page, "residual-stream-changed-model")
     assert not page_problems(page)
