@@ -666,8 +666,8 @@ COMPONENT_MAP = (
      "table above has this model's shares. GELU is non-linear: paths through an MLP do not "
      "expand linearly."),
     ("LayerNorm", "ln_1, ln_2 before each block, ln_f at the end",
-     "removed (or folded into the weights)",
-     "Rescales only what a block or the unembedding reads: the stream stays exactly x0 + "
+     "none",
+     "Normalises (centres and rescales) only what a block or the unembedding reads: the stream stays exactly x0 + "
      "Σ attention outputs + Σ MLP outputs. Dividing by the norm stops paths through later "
      "components from expanding linearly; with ln_f's scale frozen for the input, direct logit "
      "attribution is exact (section 5)."),

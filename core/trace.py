@@ -34,6 +34,7 @@ __all__ = [
     "previous_token_scores",
     "uniform_entropy",
     "uniform_previous_token",
+    "strongest_head",
     "stream_norms",
     "component_sum_error",
     "information_coefficients",
@@ -155,6 +156,12 @@ def previous_token_scores(trace: Trace) -> np.ndarray:
     if a.shape[-1] < 2:
         return np.zeros(a.shape[:2])
     return np.diagonal(a, offset=-1, axis1=-2, axis2=-1).mean(axis=-1)
+
+
+def strongest_head(scores: np.ndarray) -> tuple[int, int, float]:
+    """(layer, head, score) of the highest entry of a ``[layer, head]`` score table."""
+    layer, head = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    return int(layer), int(head), float(scores[layer, head])
 
 
 def uniform_previous_token(seq_len: int) -> float:

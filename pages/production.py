@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.production import BUNDLED, COMPONENT_MAP
+from core.trace import strongest_head
 from core.validators import ValidationError
 from ui import charts
 from ui.assessment_ui import checkpoint
@@ -221,14 +222,24 @@ def _sentence_section(source: tuple[str, str], local_ok: bool) -> dict | None:
     attention_explorer(res["attentions"], res["ids"], key_prefix="prod", token_texts=tokens)
 
     st.subheader("Entropy and previous-token heads")
+    best_layer, best_head, best_score = strongest_head(res["previous_token"])
+    uniform_prev = res["uniform_previous_token"]
+    finding = (
+        f"Here head {best_layer}.{best_head} is one: it puts {best_score:.0%} of its attention "
+        "on the token just before." if best_score >= 0.5 else
+        f"This model has no clear one on this sentence: the highest score is {best_score:.2f} "
+        f"(head {best_layer}.{best_head}), against {uniform_prev:.2f} for uniform attention. Larger "
+        "trained models such as GPT-2 small do have heads that attend mostly to the previous "
+        "token."
+    )
     st.markdown(
         "Entropy is computed for every head separately (each query's row, then the mean). The "
         "lesson's original code averaged the heads' patterns first, which hides sharp heads: "
-        "the mean of two certain heads looking at different tokens looks uncertain. A trained "
-        "model typically has some **previous-token heads** that put most of their weight on the "
-        "token just before. Uniform attention over this sentence would score "
-        f"{res['uniform_entropy']:.3f} nats and {res['uniform_previous_token']:.3f}: the "
-        "baselines marked on the charts."
+        "the mean of two certain heads looking at different tokens looks uncertain. A "
+        "**previous-token head** puts most of its weight on the token just before the query. "
+        + finding + " Uniform attention over this sentence would score "
+        f"{res['uniform_entropy']:.3f} nats and {uniform_prev:.3f}: the baselines marked on the "
+        "charts."
     )
     c1, c2 = st.columns(2)
     with c1:
@@ -244,7 +255,8 @@ def _residual_section(res: dict, prod: dict) -> None:
     st.header("4. The residual stream of a production model", divider="gray")
     st.markdown(
         "The Residual stream page's analyses, applied to this model: x0 is token plus learned "
-        "position embeddings, x_l the stream after block l (attention and MLP). They are taken "
+        "position embeddings, x_(l+1) the stream after block l (attention and MLP). They are "
+        "taken "
         "*before* the final LayerNorm; transformers' last hidden state is that stream after "
         "LayerNorm, which rescales every position to a similar norm "
         f"(mean {res['final_after_ln_norms'].mean():.2f} after, versus "
