@@ -121,9 +121,9 @@ def render() -> None:
         "token) and **position** (the sinusoid for each position). For every later stream x_l "
         "we ask: what multiples a and b of those two parts best explain it, "
         "x_l ≈ a · token part + b · position part (least squares over all positions)? At x0 "
-        "both are exactly 1: each part fully present. A coefficient stays 1 as long as the "
-        "layers add nothing along that part, however much they add elsewhere; R² says how much "
-        "of x_l the two parts explain together."
+        "both are exactly 1: each part fully present. The coefficients stay at 1 as long as what "
+        "the layers add has no component in the plane of the two parts, however much they add "
+        "elsewhere; R² says how much of x_l the two parts explain together."
     )
     chart, data = charts.information_types_chart(info["token_coefficient"],
                                                  info["position_coefficient"],
@@ -146,9 +146,9 @@ def render() -> None:
         "check on this model and input:"
     )
     m = st.columns(2)
-    m[0].metric("Embeddings + Σ heads − final stream (max abs)",
-                f"{arch['reconstruction_error']:.1e}")
-    m[1].metric("Share of the final stream from the embeddings", f"{arch['direct_share']:.1%}",
+    m[0].metric("Sum-of-parts error (max abs)", f"{arch['reconstruction_error']:.1e}",
+                help="max |embeddings + Σ heads − final stream| over positions and dimensions.")
+    m[1].metric("Embeddings' share of the final stream", f"{arch['direct_share']:.1%}",
                 help="(x0 · final) / ‖final‖²; the layers supply the rest.")
 
     # -- 6. honesty ------------------------------------------------------------------------------
@@ -159,8 +159,8 @@ def render() -> None:
         "the stream stays close to its embeddings, and the effective rank mostly reflects the "
         "positions. Raising the weight scale makes the random heads write more, so the stream "
         "grows and drifts from x0, but that is noise amplified, not learning. In a trained model "
-        "specific heads write sharp, structured updates (a previous-token head, for example); "
-        "the Production mapping page shows a small trained GPT-2-style model."
+        "the attention patterns and what the heads write are shaped by the data; the Production "
+        "mapping page runs a small trained GPT-2-style model on a sentence of your own."
     )
 
     # -- checkpoint ------------------------------------------------------------------------------
