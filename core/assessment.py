@@ -22,6 +22,7 @@ so feedback can be rendered as Markdown safely.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -42,11 +43,11 @@ from core.assessment_schema import (
     MultipleSelectItem,
 )
 from core.assessment_text import (
-    phrase_stems,
+    PatternSet,
+    analyse_claims,
     prose_check,
-    stem_index,
+    subject_matches,
     text_stats,
-    find_phrase,
     truncate_words,
 )
 from core.assessment_yaml import MAX_BANK_BYTES, load_bank
@@ -69,6 +70,7 @@ __all__ = [
     "escape_markdown",
     "GRADING_RULES_MARKDOWN",
     "KEYWORD_LIST_CAP",
+    "CONTRADICTION_PENALTY",
     "MAX_ESSAY_WORDS",
     "MAX_ESSAY_CHARS",
     "MAX_CODE_CHARS",
@@ -84,6 +86,9 @@ SUMMATIVE_ID = "summative"
 
 #: An essay that reads as a keyword list scores at most this (the pass mark is 0.85).
 KEYWORD_LIST_CAP = 0.4
+#: A rubric concept whose contradiction the essay states earns nothing and, in addition, takes
+#: this share of its weight off the earned weight (a wrong claim is worse than a missing one).
+CONTRADICTION_PENALTY = 0.5
 #: Text beyond this many characters is not looked at (3,000 words fit easily).
 MAX_ESSAY_CHARS = 60_000
 
@@ -310,6 +315,69 @@ def _grade_multiple_select(item: MultipleSelectItem, answer: Any):
     return score, fb, details, True
 
 
+@functools.lru_cache(maxsize=256)
+def _essay_patterns(item: EssayItem) -> tuple[PatternSet, PatternSet]:
+    """The item's subject and predicate phrasings, compiled once per item. Predicate labels are
+    ``(concept index, kind, claim index)`` with kind ``claim``, ``contra`` or ``keyword``."""
+    subjects: list[tuple[Any, str]] = []
+    predicates: list[tuple[Any, str]] = []
+    for ci, concept in enumerate(item.rubric):
+        for kind, claims in (("claim", concept.claims), ("contra", concept.contradictions)):
+            for k, claim in enumerate(claims):
+                subjects += [(None, p) for p in claim.subject]
+                predicates += [((ci, kind, k), p) for p in claim.predicate]
+        if not concept.claims:
+            predicates += [((ci, "keyword", 0), kw) for kw in concept.keywords]
+    return PatternSet.build(subjects), PatternSet.build(predicates)
+
+
+def _match_rubric(item: EssayItem, text: str):
+    """Concepts found / missing / contradicted, and the share of the text's terms that are rubric
+    phrasings. A concept whose contradiction is stated earns nothing, even if it is also stated
+    correctly elsewhere; a claim stated only in negated clauses earns nothing."""
+    subjects, predicates = _essay_patterns(item)
+    analysis = analyse_claims(text, subjects, predicates)
+    affirmed: dict[int, list[str]] = {}
+    negated: dict[int, list[str]] = {}
+    against: dict[int, list[str]] = {}
+    for hit in analysis.hits:
+        ci, kind, k = hit.label
+        concept = item.rubric[ci]
+        claim = None if kind == "keyword" else \
+            (concept.claims if kind == "claim" else concept.contradictions)[k]
+        if claim is not None and claim.subject:
+            ok = subject_matches(hit.subject, claim.subject_seqs)
+            if not ok and kind != "contra":  # lenient for credit, strict for contradictions
+                ok = any(subject_matches(o, claim.subject_seqs) for o in hit.others)
+            if not ok:
+                continue
+        if kind == "contra":
+            if not hit.negated and not hit.hedged:
+                against.setdefault(ci, []).append(hit.clause)
+        elif hit.negated:
+            negated.setdefault(ci, []).append(hit.clause)
+        else:
+            affirmed.setdefault(ci, []).append(hit.clause)
+    found, missing, contradicted = [], [], []
+    for ci, c in enumerate(item.rubric):
+        if ci in against:
+            contradicted.append({"name": c.name, "weight": c.weight, "reason": "contradicted",
+                                 "evidence": _dedupe(against[ci])})
+        elif ci in affirmed:
+            found.append({"name": c.name, "weight": c.weight, "matched": _dedupe(affirmed[ci])})
+        elif ci in negated:
+            contradicted.append({"name": c.name, "weight": c.weight, "reason": "negated",
+                                 "evidence": _dedupe(negated[ci])})
+        else:
+            missing.append({"name": c.name, "weight": c.weight, "hint": c.hint})
+    share = analysis.covered_terms / analysis.total_terms if analysis.total_terms else 0.0
+    return found, missing, contradicted, share
+
+
+def _dedupe(xs: list[str]) -> list[str]:
+    return list(dict.fromkeys(xs))
+
+
 def _grade_essay(item: EssayItem, answer: Any):
     if answer is not None and not isinstance(answer, str):
         raise _type_error(item.id, "text (a string)", answer)
@@ -336,38 +404,27 @@ def _grade_essay(item: EssayItem, answer: Any):
         details.update(length_credit=0.0, rubric_coverage=0.0, concepts_found=[],
                        concepts_missing=[{"name": c.name, "weight": c.weight, "hint": c.hint}
                                          for c in item.rubric],
+                       concepts_contradicted=[], model_answer=item.explanation,
+                       automatic_estimate=True,
                        keyword_list=False, keyword_list_reasons=[], capped=False,
                        sentences=0, function_word_share=0.0, distinct_word_share=0.0,
                        rubric_word_share=0.0)
         return 0.0, NOT_ANSWERED, details, False
 
-    index = stem_index(stats.stems)
-    covered = [False] * len(stats.stems)
-    found, missing = [], []
-    for concept in item.rubric:
-        matched: list[str] = []
-        for kw in concept.keywords:
-            phrase = phrase_stems(kw)
-            starts = find_phrase(stats.stems, phrase, index)
-            if starts:
-                matched.append(kw)
-                for s in starts:
-                    for j in range(s, s + len(phrase)):
-                        covered[j] = True
-        if matched:
-            found.append({"name": concept.name, "weight": concept.weight, "matched": matched})
-        else:
-            missing.append({"name": concept.name, "weight": concept.weight, "hint": concept.hint})
+    found, missing, contradicted, rubric_share = _match_rubric(item, graded)
     total_weight = math.fsum(c.weight for c in item.rubric)
-    coverage = math.fsum(f["weight"] for f in found) / total_weight
+    penalty = CONTRADICTION_PENALTY * math.fsum(
+        c["weight"] for c in contradicted if c["reason"] == "contradicted")
+    coverage = _clamp01((math.fsum(f["weight"] for f in found) - penalty) / total_weight)
     length_credit = min(1.0, words / item.min_words)
-    rubric_share = sum(covered) / len(covered) if covered else 0.0
     check = prose_check(stats, rubric_share)
     raw_score = coverage * length_credit
     score = min(raw_score, KEYWORD_LIST_CAP) if check.is_keyword_list else raw_score
     details.update(
         length_credit=length_credit, rubric_coverage=coverage, concepts_found=found,
-        concepts_missing=missing, keyword_list=check.is_keyword_list,
+        concepts_missing=missing, concepts_contradicted=contradicted,
+        model_answer=item.explanation, automatic_estimate=True,
+        keyword_list=check.is_keyword_list,
         keyword_list_reasons=list(check.reasons), capped=check.is_keyword_list and raw_score > score,
         sentences=stats.sentences, function_word_share=stats.function_share,
         distinct_word_share=stats.distinct_share, rubric_word_share=rubric_share,
@@ -381,14 +438,18 @@ def _grade_essay(item: EssayItem, answer: Any):
         parts.append(f"Length: {words} words (minimum {item.min_words}): full length credit.")
     if found:
         parts.append("Concepts covered: " + "; ".join(f["name"] for f in found) + ".")
+    if contradicted:
+        parts.append("Claims that earn nothing because the answer contradicts or negates them: "
+                     + "; ".join(f"{c['name']} ({c['reason']})" for c in contradicted) + ".")
     if missing:
         parts.append("Concepts missing: " + "; ".join(
             m["name"] + (f" — {m['hint']}" if m["hint"] else "") for m in missing) + ".")
-    if not found:
+    if not found and not contradicted:
         parts.append("None of the rubric's concepts appear, so the answer earns no credit; "
                      "answer the question that was asked.")
     parts.append(f"Rubric coverage {coverage:.2f} × length credit {length_credit:.2f} = "
-                 f"{raw_score:.2f}.")
+                 f"{raw_score:.2f}. This is an automatic estimate: compare your answer with the "
+                 f"model answer and the claims listed.")
     if check.is_keyword_list:
         parts.append("This reads as a list of keywords rather than an explanation: "
                      + "; ".join(check.reasons)
@@ -474,7 +535,9 @@ def grade_item(item: Any, answer: Any) -> ItemResult:
       verdict, feedback}]
     * essay: ``word_count``, ``words_graded``, ``min_words``, ``words_missing``, ``truncated``,
       ``length_credit``, ``rubric_coverage``, ``concepts_found`` [{name, weight, matched}],
-      ``concepts_missing`` [{name, weight, hint}], ``keyword_list``, ``keyword_list_reasons``,
+      ``concepts_missing`` [{name, weight, hint}], ``concepts_contradicted`` [{name, weight,
+      reason ("negated" | "contradicted"), evidence (the clauses, as read)}], ``model_answer``,
+      ``automatic_estimate`` (True), ``keyword_list``, ``keyword_list_reasons``,
       ``capped`` (+ the measured ``sentences``, ``function_word_share``, ``distinct_word_share``,
       ``rubric_word_share``)
     * coding: ``parsed``, ``syntax_error`` ({line, message} or None), ``rubric_found``
@@ -671,6 +734,10 @@ def report_markdown(bank: Bank, result: GradeResult) -> str:
                         c["name"] for c in d["concepts_found"])) or "none"),
                     "- Concepts missing: " + (escape_markdown(", ".join(
                         c["name"] for c in d["concepts_missing"])) or "none"),
+                    "- Negated or contradicted: " + (escape_markdown(", ".join(
+                        f"{c['name']} ({c['reason']})"
+                        for c in d.get("concepts_contradicted", []))) or "none"),
+                    "- The essay score is an automatic estimate.",
                     ""]
         if item.type == "coding" and r.answered:
             d = r.details
@@ -702,15 +769,18 @@ that group's questions only.
 correct options plus one of two wrong ones earns 1 − 1/2 = 0.5. A question may instead be marked
 *all or nothing*: full points only for exactly the correct set.
 
-**Essays.** Two things are measured and multiplied:
+**Essays** (the score is an automatic estimate). Two things are measured and multiplied:
 *length credit* = your words ÷ the minimum (at most 1; you are told how many words are missing)
-and *rubric coverage* = the weighted share of the rubric's concepts your answer mentions.
-Each concept has several accepted phrasings, matched without regard to capitals, on whole words,
-with simple word endings (head/heads, compose/composition); a concept counts once any phrasing
-appears. So an answer that covers every concept at full length scores 100 %, a good answer half
-as long scores about 50 %, and text on another topic scores 0. An answer that is a list of
-keywords rather than sentences (too few sentences, almost no ordinary connecting words, heavy
-repetition, or mostly rubric terms) is capped at {KEYWORD_LIST_CAP:.0%}, and the feedback says why.
+and *rubric coverage* = the weighted share of the rubric's claims your answer makes. A claim is
+a subject and what is said of it ("the QK circuit → decides where a position attends"); it counts
+when both appear, in any of many phrasings, in the same clause (or the subject in an earlier
+one: "… It decides where …"). A claim in a negated clause ("QK does not decide …", "it is not
+true that …") earns nothing, and a claim your answer contradicts (the subject with a wrong
+predicate, such as "QK decides what is written") earns nothing and takes off {CONTRADICTION_PENALTY:.0%} of its weight.
+After grading you see the model answer and the claims found, missing, negated or contradicted.
+An answer that is a list of keywords rather than sentences (too few sentences, almost no
+ordinary connecting words, heavy repetition, or mostly rubric terms) is capped at
+{KEYWORD_LIST_CAP:.0%}, and the feedback says why.
 Only the first {MAX_ESSAY_WORDS:,} words are graded.
 
 **Code.** Your code is **never run**; it is read as a syntax tree. Code that does not parse

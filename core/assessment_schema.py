@@ -22,11 +22,11 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from core.assessment_code import CHECK_DESCRIPTIONS, CHECKS
-from core.assessment_text import phrase_stems
+from core.assessment_text import expand_pattern, phrase_stems
 
 __all__ = [
     "ItemType", "Objective", "Category", "OBJECTIVES", "CATEGORIES", "ITEM_TYPES",
-    "Option", "Concept", "RubricCheck",
+    "Option", "Claim", "Concept", "RubricCheck",
     "MultipleChoiceItem", "MultipleSelectItem", "EssayItem", "CodingItem", "Item", "Bank",
     "MAX_ESSAY_WORDS",
 ]
@@ -76,12 +76,59 @@ class Option(_Model):
         return data
 
 
+Pattern = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=600)]
+
+
+def _check_patterns(value: tuple[str, ...], what: str) -> tuple[str, ...]:
+    for p in value:
+        try:
+            expand_pattern(p)
+        except ValueError as exc:
+            raise _custom("pattern", f"{what}: {exc}") from None
+    return value
+
+
+class Claim(_Model):
+    """What an answer must say (or, under ``contradictions``, must not say): a subject and what
+    is said of it, found when a phrasing of each occurs in the same clause (see
+    :func:`core.assessment_text.analyse_claims`). Without ``subject`` the predicate alone is
+    enough. Phrasings may use ``{a|b}`` alternatives and ``...`` for a gap of a few words."""
+
+    subject: Annotated[tuple[Pattern, ...], Field(max_length=60)] = ()
+    predicate: Annotated[tuple[Pattern, ...], Field(min_length=1, max_length=80)]
+    label: ShortText | None = None  # how feedback names a contradiction ("QK decides what is written")
+
+    @field_validator("subject", "predicate")
+    @classmethod
+    def _patterns_expand(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        return _check_patterns(value, f"a {info.field_name} phrasing")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            for key in ("subject", "predicate"):
+                if isinstance(data.get(key), str):
+                    data[key] = [data[key]]
+        return data
+
+    @property
+    def subject_seqs(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(seq for p in self.subject for seq in expand_pattern(p))
+
+
 class Concept(_Model):
-    """An essay rubric concept: found when any of its phrasings occurs in the answer."""
+    """An essay rubric concept. With ``claims``: found when one of its claims is stated (and not
+    negated) in some clause, and earns nothing when one of its ``contradictions`` is stated.
+    With ``keywords`` only (the older form): found when a keyword occurs in a clause that does not
+    negate it."""
 
     name: ShortText
     weight: Weight = 1.0
-    keywords: Annotated[tuple[ShortText, ...], Field(min_length=1, max_length=60)]
+    keywords: Annotated[tuple[ShortText, ...], Field(max_length=60)] = ()
+    claims: Annotated[tuple[Claim, ...], Field(max_length=30)] = ()
+    contradictions: Annotated[tuple[Claim, ...], Field(max_length=30)] = ()
     hint: LongText | None = None  # shown after grading when the concept is missing
 
     @field_validator("keywords")
@@ -91,6 +138,13 @@ class Concept(_Model):
             if not phrase_stems(kw):
                 raise _custom("keyword", f"the keyword {kw!r} contains no letters or digits")
         return value
+
+    @model_validator(mode="after")
+    def _has_something_to_find(self) -> "Concept":
+        if not self.keywords and not self.claims:
+            raise _custom("concept_empty", f"the concept {self.name!r} needs 'claims' (or "
+                                           f"'keywords'): otherwise it can never be found")
+        return self
 
 
 class RubricCheck(_Model):

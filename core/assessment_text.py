@@ -20,7 +20,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 __all__ = [
     "stem",
@@ -35,6 +35,15 @@ __all__ = [
     "find_phrase",
     "ProseCheck",
     "prose_check",
+    "expand_pattern",
+    "match_pattern",
+    "PatternSet",
+    "PredicateHit",
+    "ClaimAnalysis",
+    "analyse_claims",
+    "subject_matches",
+    "NEGATORS",
+    "CLAUSE_WORDS",
 ]
 
 _TERM = re.compile(r"[^\W_]+")  # letters or digits; underscores, hyphens, apostrophes split
@@ -252,3 +261,326 @@ def prose_check(stats: TextStats, rubric_share: float) -> ProseCheck:
     if rubric_share > MAX_RUBRIC_SHARE:
         reasons.append(f"{rubric_share:.0%} of its words are rubric terms")
     return ProseCheck(bool(reasons), tuple(reasons))
+
+
+# --- claims: subject + predicate in one clause, with negation ---------------------------------
+#
+# A *pattern* is a phrase written by an instructor, with two extensions:
+#   {a|b|c}   alternatives (an empty alternative makes the group optional: "{the |}QK")
+#   ...       a gap of up to GAP_MAX words ("decide ... where")
+# It is expanded into stem sequences (:func:`expand_pattern`); a gap is the element ``GAP``.
+
+GAP = "\x00gap"
+GAP_MAX = 5
+_ALT = re.compile(r"\{([^{}]*)\}")
+
+#: Words that negate the clause they stand in (stems are compared, apostrophes split words, so
+#: "doesn't" reads as "doesn t": a final "t" after one of ``_NT_STEMS`` is a negator too).
+NEGATORS: frozenset[str] = frozenset(
+    "not never no nothing none neither nor cannot nobody nowhere without_exception "
+    "dont doesnt didnt isnt arent wasnt werent cant couldnt wont wouldnt shouldnt hasnt havent "
+    "hadnt mustnt aint".split()
+)
+_NT_STEMS = frozenset("doesn don didn isn aren wasn weren can couldn won wouldn shouldn hasn "
+                      "haven hadn mustn ain needn".split())
+#: A negator directly followed by one of these does not negate ("not only", "no matter").
+_NOT_NEGATING_NEXT = {"not": frozenset({"only", "just", "merely", "simply"}),
+                      "no": frozenset({"matter", "doubt"})}
+#: Words that start a new clause (unless they are part of a matched rubric phrase).
+CLAUSE_WORDS: frozenset[str] = frozenset(
+    "and but whereas while whilst although though however because since so therefore thus "
+    "hence yet instead unlike which who meaning that".split()
+)
+#: After one of these, the rest of the sentence is negated ("it is not true that …").
+_SENTENCE_NEGATORS: tuple[tuple[str, ...], ...] = tuple(
+    tuple(stem(w) for w in p.split())
+    for p in ("not true", "not the case", "not correct", "t true", "false", "untrue", "incorrect",
+              "wrong to say", "a myth"))
+#: A subject mention right after one of these is not the clause's subject ("… from QK …"),
+#: unless no other mention fits.
+_PREPOSITIONS = frozenset("from of with than like unlike as to into by via using".split())
+#: "and" starts a new clause only after at least this many terms ("QK and OV …", "more layers
+#: and more parameters do not …" stay one clause, so a negation covers both). "or" never does
+#: ("does not add MLPs or LayerNorm").
+MIN_TERMS_BEFORE_AND = 4
+_COORDINATORS = frozenset({"and"})
+#: A clause with one of these is hypothetical: a contradiction in it is not held against the
+#: answer ("the only way it could be removed is if …").
+HEDGES: frozenset[str] = frozenset("could might may if unless whether perhaps possibly".split())
+_CLAUSE_PUNCT = re.compile(r"[,;:()\[\]{}\"“”—–]|\s-\s")
+
+
+def expand_pattern(pattern: str) -> list[tuple[Any, ...]]:
+    """Compile a pattern into a sequence of elements: :data:`GAP`, or a tuple of alternative stem
+    sequences (a plain word is a group of one; an empty alternative makes a group optional).
+
+    ``"{decide|choose} ... where"`` → ``[((("decid",), ("choos",)), GAP, (("wher",),))]`` (a
+    list of one, so callers can treat it like a list of phrasings). Raises ``ValueError`` for
+    unbalanced or nested braces, a gap inside braces, or a pattern with no words.
+    """
+    elements: list[Any] = []
+    pos = 0
+    text = pattern
+    while pos < len(text):
+        m = _ALT.search(text, pos)
+        plain = text[pos:m.start()] if m else text[pos:]
+        if any(ch in plain for ch in "{}|"):
+            raise ValueError(f"the pattern {pattern!r} has unbalanced or nested braces, or a "
+                             f"'|' outside braces")
+        for part in re.split(r"(\.\.\.|…)", plain):
+            if part in ("...", "…"):
+                if elements and elements[-1] != GAP:
+                    elements.append(GAP)
+            else:
+                elements.extend(((stem(x),),) for x in terms(part))
+        if not m:
+            break
+        alts = []
+        for alt in m.group(1).split("|"):
+            if "..." in alt or "…" in alt:
+                raise ValueError(f"the pattern {pattern!r} has a gap (...) inside braces")
+            seq = tuple(stem(x) for x in terms(alt))
+            if seq not in alts:
+                alts.append(seq)
+        elements.append(tuple(alts))
+        pos = m.end()
+    while elements and elements[-1] == GAP:
+        elements.pop()
+    while elements and elements[0] == GAP:
+        elements.pop(0)
+    if not any(e != GAP and any(alt for alt in e) for e in elements):
+        raise ValueError(f"the pattern {pattern!r} has no letters or digits")
+    if elements[0] != GAP and () in elements[0] and len(elements) == 1:
+        raise ValueError(f"the pattern {pattern!r} can match nothing")
+    return [tuple(elements)]
+
+
+def match_pattern(stems: Sequence[str], seq: Sequence[Any]) -> list[tuple[int, int]]:
+    """Spans ``(start, end)`` where the compiled pattern ``seq`` (see :func:`expand_pattern`;
+    a plain tuple of stems works too) occurs; one span per start, preferring the shortest."""
+    return [(s, e) for s, e, _ in match_pattern_terms(stems, seq)]
+
+
+def match_pattern_terms(stems: Sequence[str], seq: Sequence[Any]
+                        ) -> list[tuple[int, int, tuple[int, ...]]]:
+    """Like :func:`match_pattern`, with the positions of the matched words (a gap's words are
+    inside the span but not matched)."""
+    elems = [e if e == GAP or isinstance(e, tuple) else ((e,),) for e in seq]
+    n = len(stems)
+
+    def walk(pos: int, k: int) -> tuple[int, tuple[int, ...]] | None:
+        if k == len(elems):
+            return pos, ()
+        e = elems[k]
+        if e == GAP:
+            for skip in range(0, GAP_MAX + 1):
+                if pos + skip > n:
+                    break
+                res = walk(pos + skip, k + 1)
+                if res is not None:
+                    return res
+            return None
+        for alt in sorted(e, key=len):
+            if tuple(stems[pos:pos + len(alt)]) == alt:
+                res = walk(pos + len(alt), k + 1)
+                if res is not None:
+                    return res[0], tuple(range(pos, pos + len(alt))) + res[1]
+        return None
+
+    out = []
+    for i in range(n):
+        res = walk(i, 0)
+        if res is not None and res[0] > i:
+            out.append((i, res[0], res[1]))
+    return out
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One clause of a response: its text, its terms' stems and whether it is negated."""
+
+    sentence: int
+    text: str
+    stems: tuple[str, ...]
+
+
+_STRONG_PUNCT = re.compile(r"[;:()\[\]—–]")
+
+
+def _chunks(text: str) -> list[tuple[int, int, str]]:
+    """(sentence index, segment index, chunk text): sentences split at . ! ? and line breaks,
+    segments at ; : ( ) —, chunks at commas and the other clause punctuation. "It is not true
+    that …" negates the rest of its segment."""
+    out: list[tuple[int, int, str]] = []
+    seg = 0
+    for si, sent in enumerate(_SENTENCE_SPLIT.split(_normalise_keep_case(text))):
+        for part in _STRONG_PUNCT.split(sent):
+            seg += 1
+            for chunk in _CLAUSE_PUNCT.split(part):
+                if _TERM.search(chunk):
+                    out.append((si, seg, chunk.strip()))
+    return out
+
+
+def _normalise_keep_case(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def _is_negator(stems: Sequence[str], i: int) -> bool:
+    s = stems[i]
+    if s == "t":
+        return i > 0 and stems[i - 1] in _NT_STEMS
+    if s not in NEGATORS:
+        return False
+    follow = _NOT_NEGATING_NEXT.get(s)
+    if follow and i + 1 < len(stems) and stems[i + 1] in follow:
+        return False
+    if s == "not" and i >= 2 and stems[i - 1] == "or" and stems[i - 2] == "whether":
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class PatternSet:
+    """Compiled patterns with a label each (any hashable)."""
+
+    entries: tuple[tuple[Any, tuple[str, ...]], ...]
+
+    @staticmethod
+    def build(labelled: Iterable[tuple[Any, str]]) -> "PatternSet":
+        return PatternSet(tuple((label, seq) for label, p in labelled for seq in expand_pattern(p)))
+
+    def find(self, stems: Sequence[str]) -> list[tuple[int, int, Any]]:
+        return [(s, e, label) for s, e, label, _ in self.find_terms(stems)]
+
+    def find_terms(self, stems: Sequence[str]) -> list[tuple[int, int, Any, tuple[int, ...]]]:
+        return [(s, e, label, pos) for label, seq in self.entries
+                for s, e, pos in match_pattern_terms(stems, seq)]
+
+
+def _resolve(spans: list[tuple[int, int, Any]]) -> list[tuple[int, int, Any]]:
+    """Keep the longest of overlapping spans (all labels of an accepted span's exact extent)."""
+    spans = sorted(spans, key=lambda x: (-(x[1] - x[0]), x[0]))
+    kept: list[tuple[int, int, Any]] = []
+    for s, e, lab in spans:
+        if any(s < ke and ks < e and (s, e) != (ks, ke) for ks, ke, _ in kept):
+            continue
+        kept.append((s, e, lab))
+    return sorted(kept, key=lambda x: (x[0], x[1]))
+
+
+@dataclass(frozen=True)
+class PredicateHit:
+    """A predicate found in a clause, with the subject it was bound to and its polarity."""
+
+    label: Any
+    clause: str
+    subject: tuple[str, ...] | None  # stems of the bound subject mention; None when there is none
+    negated: bool
+    hedged: bool = False  # the clause is hypothetical (could, might, if …)
+    #: when the clause names no subject: the other subjects named earlier in the same sentence
+    others: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class ClaimAnalysis:
+    hits: tuple[PredicateHit, ...]
+    covered_terms: int  # terms inside matched subject/predicate phrases (for the prose check)
+    total_terms: int
+
+
+def analyse_claims(text: str, subjects: PatternSet, predicates: PatternSet) -> ClaimAnalysis:
+    """Find every predicate phrase, bind it to a subject and decide whether its clause negates it.
+
+    * Sentences split at ``. ! ?`` and line breaks, then clauses at ``, ; : ( ) —`` and at
+      connecting words (:data:`CLAUSE_WORDS`) that are not inside a matched phrase.
+    * A predicate binds to the nearest subject mention before it in its clause (one right after a
+      preposition only if nothing else fits), else the nearest after it, else the last subject
+      mentioned in an earlier clause ("… . It decides …"); then ``others`` lists the subjects
+      named anywhere in the same sentence (a claim may use them, a contradiction may not).
+    * "and" splits only after :data:`MIN_TERMS_BEFORE_AND` terms, so a negation covers
+      coordinated subjects.
+    * Overlapping predicate matches compete only within a label group (a tuple label's first
+      element: one rubric concept); the longest wins ("not lost" over "lost").
+    * A clause that starts with "that" right after a negated clause is negated too ("this does
+      not mean that …").
+    * A clause is negated when it holds a negator (:data:`NEGATORS`, "n't") outside the matched
+      phrases; "it is not true that …" negates the rest of its sentence up to ; : ( —. A phrase that contains
+      its own negator ("not lost", "no longer expand") is matched as written.
+    """
+    hits: list[PredicateHit] = []
+    covered = total = 0
+    carried: tuple[str, ...] | None = None
+    sentence_negated: dict[int, bool] = {}
+    sentence_subjects: dict[int, list[tuple[str, ...]]] = {}
+    chunks = _chunks(text)
+    for si, _, chunk in chunks:  # every subject named in each sentence, for lenient binding
+        st = [stem(t) for t in terms(chunk)]
+        sentence_subjects.setdefault(si, []).extend(
+            tuple(st[s:e]) for s, e, _ in _resolve(subjects.find(st)))
+    for si, seg, chunk in chunks:
+        chunk_stems = [stem(t) for t in terms(chunk)]
+        total += len(chunk_stems)
+        subj_t = subjects.find_terms(chunk_stems)
+        pred_t = predicates.find_terms(chunk_stems)
+        subj = _resolve([(s, e, lab) for s, e, lab, _ in subj_t])
+        groups: dict[Any, list[tuple[int, int, Any]]] = {}
+        for s_, e_, lab, _ in pred_t:
+            groups.setdefault(lab[0] if isinstance(lab, tuple) else lab, []).append((s_, e_, lab))
+        pred = sorted((x for g in groups.values() for x in _resolve(g)), key=lambda x: x[:2])
+        # Words matched by a kept phrase (a gap's words are not): they are never clause cuts or
+        # negators ("not lost" is matched as written; "does not … gone" across a gap is negated).
+        kept = {(s, e) for s, e, _ in subj + pred}
+        matched = {j for s, e, _, pos in subj_t + pred_t if (s, e) in kept for j in pos}
+        inside = [j in matched for j in range(len(chunk_stems))]
+        covered += len(matched)
+        # Split the chunk into clauses at connecting words outside matched phrases.
+        cuts = [0]
+        for i, st in enumerate(chunk_stems):
+            if i == 0 or inside[i] or (st not in CLAUSE_WORDS and st not in _COORDINATORS):
+                continue
+            if st in _COORDINATORS and i - cuts[-1] < MIN_TERMS_BEFORE_AND:
+                continue
+            cuts.append(i)
+        cuts.append(len(chunk_stems))
+        prev_negated = False
+        for a, b in zip(cuts, cuts[1:]):
+            if a >= b:
+                continue
+            c_stems = chunk_stems[a:b]
+            negated = sentence_negated.get(seg, False) or any(
+                _is_negator(chunk_stems, i) and not inside[i] for i in range(a, b))
+            # "… does not mean / it is not true | that X": the negation reaches into the that-clause
+            if c_stems[0] == "that" and prev_negated:
+                negated = True
+            prev_negated = negated
+            for pat in _SENTENCE_NEGATORS:
+                if any(tuple(c_stems[i:i + len(pat)]) == pat for i in range(len(c_stems))):
+                    sentence_negated[seg] = True
+                    negated = True
+            c_subj = [(s, e) for s, e, _ in subj if a <= s < b]
+            c_pred = [(s, e, lab) for s, e, lab in pred if a <= s < b]
+            clause_text = " ".join(terms(chunk)[a:b])
+            hedged = any(st in HEDGES for st in c_stems)
+            for s, e, lab in c_pred:
+                before = [x for x in c_subj if x[1] <= s]
+                plain = [x for x in before
+                         if x[0] == 0 or chunk_stems[x[0] - 1] not in _PREPOSITIONS]
+                after = [x for x in c_subj if x[0] >= e]
+                ms = (plain[-1] if plain else after[0] if after
+                      else before[-1] if before else None)
+                bound = tuple(chunk_stems[ms[0]:ms[1]]) if ms else carried
+                others = () if ms else tuple(sentence_subjects.get(si, ()))
+                hits.append(PredicateHit(lab, clause_text, bound, negated, hedged, others))
+            if c_subj:
+                lead_negator = _is_negator(chunk_stems, a) and not c_pred
+                if not lead_negator:
+                    carried = tuple(chunk_stems[c_subj[-1][0]:c_subj[-1][1]])
+    return ClaimAnalysis(tuple(hits), covered, total)
+
+
+def subject_matches(mention: tuple[str, ...] | None, seqs: Sequence[tuple[str, ...]]) -> bool:
+    """Whether a bound subject mention contains one of the subject phrasings ``seqs``."""
+    if mention is None:
+        return False
+    return any(match_pattern(mention, seq) for seq in seqs)

@@ -180,9 +180,14 @@ def clear_answers(items: list[dict[str, Any]], prefix: str) -> None:
 def show_item_result(item: dict[str, Any], n: int, result: Any) -> None:
     verdict = ("correct" if result.score >= 1 else "partly correct" if result.score > 0
                else "not correct" if result.answered else "not answered")
-    st.markdown(f"**Question {n}: {result.score:.0%} ({result.earned:g} of {result.points:g} "
-                f"points), {verdict}.**")
+    details = result.details if isinstance(result.details, dict) else {}
+    is_essay = item.get("type") == "essay" and "concepts_found" in details
+    estimate = " (automatic estimate)" if is_essay and result.answered else ""
+    st.markdown(f"**Question {n}: {result.score:.0%}{estimate} ({result.earned:g} of "
+                f"{result.points:g} points), {verdict}.**")
     st.markdown(escape_markdown(result.feedback))
+    if is_essay and result.answered:
+        essay_claims(details)
     options = result.details.get("options") if isinstance(result.details, dict) else None
     if options:
         lines = []
@@ -195,7 +200,29 @@ def show_item_result(item: dict[str, Any], n: int, result: Any) -> None:
             lines.append(line)
         st.markdown("\n".join(lines))
     if result.explanation:
-        st.info(escape_markdown(result.explanation), icon="💡")
+        label = "**Model answer.** " if is_essay else ""
+        st.info(label + escape_markdown(result.explanation), icon="💡")
+
+
+def essay_claims(details: dict[str, Any]) -> None:
+    """The rubric's claims found / missing / contradicted, so a learner can check the estimate."""
+    st.caption("Essay scores are automatic estimates: the grader looks for the rubric's claims "
+               "(a subject and what is said of it, in one clause) and ignores claims that are "
+               "negated or contradicted. Compare your answer with the model answer below.")
+    found = details.get("concepts_found", [])
+    missing = details.get("concepts_missing", [])
+    against = details.get("concepts_contradicted", [])
+    lines = [f"- ✅ found: {escape_markdown(c['name'])}" for c in found]
+    for c in against:
+        why = "contradicted by" if c.get("reason") == "contradicted" else "negated in"
+        quote = "; ".join(f"“{escape_markdown(e)}”" for e in c.get("evidence", [])[:2])
+        lines.append(f"- ❌ {why} your answer: {escape_markdown(c['name'])}"
+                     + (f" ({quote})" if quote else ""))
+    for c in missing:
+        hint = f" — {escape_markdown(c['hint'])}" if c.get("hint") else ""
+        lines.append(f"- ➖ missing: {escape_markdown(c['name'])}{hint}")
+    if lines:
+        st.markdown("**Rubric claims**\n\n" + "\n".join(lines))
 
 
 def grading_rules() -> None:

@@ -216,3 +216,23 @@ def test_code_box_limit_is_the_grader_limit_and_the_template_is_unanswered(final
     at = submit(at, "Edit my answers")
     template = load_bank(bank_path("summative")).item("complete_transformer_implementation").template
     assert at.text_area(key=key).value == template
+
+
+def test_essay_result_shows_model_answer_and_claims_as_an_estimate(architecture):
+    at = architecture
+    bank = load_bank(bank_path("checkpoint_1"))
+    answer_right(at, bank, "cp_checkpoint_1_0_")
+    negated = ("Leaving them out does not make the logits an exact sum of per-head terms, and "
+               "paths through several heads are not products of weight matrices. The MLPs are "
+               "not non-linear either, and nothing is lost compared with GPT-2 in any way.")
+    at.text_area(key="cp_checkpoint_1_0_cp1_attention_only").set_value(negated)
+    at = submit(at, "Submit answers")
+    assert not at.exception
+    shown = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+    assert "(automatic estimate)" in shown
+    assert "Rubric claims" in shown
+    assert "negated in your answer" in shown and "An exact, additive decomposition" in shown
+    item = bank.item("cp1_attention_only")
+    assert any(i.value.startswith("**Model answer.**") and
+               item.explanation[:30].replace("*", "") in i.value.replace("\\", "")
+               for i in at.info)

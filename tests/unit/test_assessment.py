@@ -268,7 +268,9 @@ def test_short_good_answer_gets_proportionally_less(summative):
 
 def test_keyword_list_is_capped_below_the_pass_mark(summative):
     item = summative.item("qk_ov_circuits")
-    keywords = ", ".join(kw for c in item.rubric for kw in c.keywords)
+    keywords = ", ".join(["QK", "where to attend", "attention pattern", "OV", "what information is moved",
+                          "copies information", "independent", "separate", "W_Q^T W_K",
+                          "W_O W_V", "bilinear", "low rank", "query key", "value output"] * 5)
     r = grade_item(item, keywords)
     assert r.details["words_graded"] >= 100  # long enough for full length credit
     assert r.details["rubric_coverage"] == pytest.approx(1.0)  # every concept "covered"
@@ -315,7 +317,7 @@ def test_very_long_essay_is_capped_with_a_message(summative):
 
 def test_essay_feedback_names_found_and_missing_concepts(summative):
     r = grade_item(summative.item("qk_ov_circuits"),
-                   "The attention pattern says where each position attends. " * 1)
+                   "The QK circuit decides where each position attends. " * 1)
     assert "Concepts covered: QK controls the attention pattern" in r.feedback
     assert "Concepts missing:" in r.feedback and "OV moves and transforms" in r.feedback
 
