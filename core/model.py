@@ -12,8 +12,10 @@ Because there is no LayerNorm and no MLP, the final residual stream is *exactly*
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import torch
@@ -33,7 +35,17 @@ __all__ = [
     "forward_heads_in_sequence",
     "StreamOverflowError",
     "result_nbytes",
+    "TRAINED_MODELS",
+    "TextTokenizer",
+    "load_trained",
 ]
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+#: The bundled BPE tokenizer (4,096 tokens) shared by the trained interpretable models.
+TOKENIZER_FILE = MODELS_DIR / "tiny-gpt2-wikitext2" / "tokenizer.json"
+#: Trained interpretable models shipped in models/<name>/ (weights, config, card, metrics).
+TRAINED_MODELS: tuple[str, ...] = tuple(
+    sorted(p.parent.name for p in MODELS_DIR.glob("attn-only-*/model.safetensors")))
 
 #: Largest |value| accepted in the residual stream: well inside float32 (max ≈ 3.4e38), so the
 #: analyses that square or sum stream values stay finite.
@@ -448,3 +460,39 @@ def result_nbytes(obj: Any) -> int:
         elif isinstance(item, (list, tuple)):
             stack.extend(item)
     return total
+
+
+class TextTokenizer:
+    """The bundled BPE tokenizer: ``encode(text)`` → ids and ``decode(ids)`` → text (offline)."""
+
+    def __init__(self, path: Path = TOKENIZER_FILE):
+        from tokenizers import Tokenizer  # the tokenizers package; imported only when needed
+
+        self._tok = Tokenizer.from_file(str(path))
+
+    @property
+    def vocab_size(self) -> int:
+        return self._tok.get_vocab_size()
+
+    def encode(self, text: str) -> list[int]:
+        return list(self._tok.encode(text).ids)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._tok.decode([int(i) for i in ids])
+
+
+def load_trained(name: str) -> tuple[InterpretableTransformer, TextTokenizer]:
+    """``(model, tokenizer)`` for a shipped trained model: an eval-mode
+    :class:`InterpretableTransformer` and the bundled tokenizer. Loading is offline."""
+    if name not in TRAINED_MODELS:
+        raise ValidationError(
+            f"There is no trained model called {name!r}; the shipped ones are "
+            f"{', '.join(TRAINED_MODELS) or 'none'}."
+        )
+    from safetensors.torch import load_file
+
+    folder = MODELS_DIR / name
+    config = TransformerConfig(**json.loads((folder / "config.json").read_text()))
+    model = InterpretableTransformer(config)
+    model.load_state_dict(load_file(str(folder / "model.safetensors")))
+    return model.eval(), TextTokenizer()
