@@ -8,7 +8,6 @@ from ui.assessment_ui import checkpoint
 from ui.controls import (
     current_settings,
     get_circuit,
-    get_model,
     get_parameter_table,
     get_report,
     get_sequential,
@@ -69,7 +68,6 @@ def render() -> None:
 
     # -- 2. the model ----------------------------------------------------------------------------
     st.header("2. Your model", divider="gray")
-    get_model(cfg, seed)
     c = st.columns(3)
     c[0].metric("Layers", cfg.n_layer)
     c[1].metric("Heads per layer", cfg.n_head)

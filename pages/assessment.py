@@ -43,17 +43,13 @@ def render() -> None:
     )
     grading_rules()
 
-
-
     def _to_review() -> None:
         ss["final_answers"] = {item["id"]: collect_answer(item, f"{prefix}{item['id']}")
                                for item in items}
         ss["final_stage"] = "review"
 
-
     def _to_answer() -> None:
         ss["final_stage"] = "answer"
-
 
     def _submit_final() -> None:
         try:
@@ -65,7 +61,6 @@ def render() -> None:
         ss["final_result"] = result
         ss["final_stage"] = "result"
         record(SUMMATIVE_ID, result.score, result.passed)
-
 
     def _retake() -> None:
         clear_answers(items, prefix)
