@@ -37,6 +37,7 @@ __all__ = [
     "result_nbytes",
     "TRAINED_MODELS",
     "TextTokenizer",
+    "read_trained_config",
     "load_trained",
 ]
 
@@ -465,6 +466,9 @@ def result_nbytes(obj: Any) -> int:
 class TextTokenizer:
     """The bundled BPE tokenizer: ``encode(text)`` → ids and ``decode(ids)`` → text (offline)."""
 
+    #: Its vocabulary size (ids 0 … 4095); a test checks it against the file.
+    VOCAB_SIZE = 4096
+
     def __init__(self, path: Path = TOKENIZER_FILE):
         from tokenizers import Tokenizer  # the tokenizers package; imported only when needed
 
@@ -481,18 +485,23 @@ class TextTokenizer:
         return self._tok.decode([int(i) for i in ids])
 
 
-def load_trained(name: str) -> tuple[InterpretableTransformer, TextTokenizer]:
-    """``(model, tokenizer)`` for a shipped trained model: an eval-mode
-    :class:`InterpretableTransformer` and the bundled tokenizer. Loading is offline."""
+def read_trained_config(name: str) -> TransformerConfig:
+    """The :class:`TransformerConfig` of a shipped trained model (reads only its config.json)."""
     if name not in TRAINED_MODELS:
         raise ValidationError(
             f"There is no trained model called {name!r}; the shipped ones are "
             f"{', '.join(TRAINED_MODELS) or 'none'}."
         )
+    return TransformerConfig(**json.loads((MODELS_DIR / name / "config.json").read_text()))
+
+
+def load_trained(name: str) -> tuple[InterpretableTransformer, TextTokenizer]:
+    """``(model, tokenizer)`` for a shipped trained model: an eval-mode
+    :class:`InterpretableTransformer` and the bundled tokenizer. Loading is offline."""
+    config = read_trained_config(name)
     from safetensors.torch import load_file
 
     folder = MODELS_DIR / name
-    config = TransformerConfig(**json.loads((folder / "config.json").read_text()))
     model = InterpretableTransformer(config)
     model.load_state_dict(load_file(str(folder / "model.safetensors")))
     return model.eval(), TextTokenizer()

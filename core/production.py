@@ -32,6 +32,7 @@ from urllib.parse import urlparse
 import numpy as np
 import torch
 
+from core.attribution import attribute
 from core.trace import (
     TOP_K,
     Trace,
@@ -526,10 +527,11 @@ def direct_logit_attribution(components: np.ndarray, names: tuple[str, ...], gam
     x = c.sum(axis=0)
     sigma = float(np.sqrt(x.var() + eps))
     centred = c - c.mean(axis=-1, keepdims=True)
-    w = np.asarray(w_u_row, dtype=np.float64)
-    contributions = ((centred / sigma) * np.asarray(gamma, dtype=np.float64)) @ w
-    names_out = list(names) + ["final LayerNorm bias β"]
-    values = list(map(float, contributions)) + [float(np.asarray(beta, np.float64) @ w)]
+    # What ln_f makes of each part (scale frozen), then β: the parts of ln_f(x), read along W_U[t].
+    parts = np.concatenate([(centred / sigma) * np.asarray(gamma, dtype=np.float64),
+                            np.asarray(beta, dtype=np.float64)[None]])
+    attributed = attribute(parts, list(names) + ["final LayerNorm bias β"], w_u_row)
+    names_out, values = attributed["names"], attributed["values"]
     if unembed_bias:
         names_out.append("unembedding bias")
         values.append(float(unembed_bias))

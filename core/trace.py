@@ -39,6 +39,7 @@ __all__ = [
     "component_sum_error",
     "information_coefficients",
     "stream_statistics",
+    "stream_profile",
     "top_predictions",
     "TOP_K",
 ]
@@ -152,10 +153,9 @@ def uniform_entropy(seq_len: int) -> float:
 def previous_token_scores(trace: Trace) -> np.ndarray:
     """``[n_layer, n_head]``: mean attention from position i to i − 1, over i = 1 … seq − 1
     (0 for a one-token input). Near 1 marks a previous-token head."""
-    a = trace.attention
-    if a.shape[-1] < 2:
-        return np.zeros(a.shape[:2])
-    return np.diagonal(a, offset=-1, axis1=-2, axis2=-1).mean(axis=-1)
+    from core.head_scores import previous_token_scores as _scores  # one definition
+
+    return _scores(trace.attention)
 
 
 def strongest_head(scores: np.ndarray) -> tuple[int, int, float]:
@@ -249,6 +249,31 @@ def stream_statistics(trace: Trace) -> dict[str, Any]:
         "subspace": subspace,
         "information": information_coefficients(trace),
         "notes": notes,
+    }
+
+
+def stream_profile(trace: Trace) -> dict[str, Any]:
+    """Per-stream and per-layer numbers for comparing two models on the same input.
+
+    Keys: ``mean_norm`` [L + 1] (mean over positions of ‖x_l‖); ``similarity_to_x0`` [L + 1]
+    (cosine of the flattened x_l with the flattened x0); ``effective_rank`` [L + 1] (fewest
+    singular directions holding 90 % of Σσ², as in :func:`stream_statistics`); ``entropy``
+    [L] (mean over the layer's heads of :func:`attention_entropy`) and ``uniform_entropy``
+    (the same for uniform causal attention on this length).
+    """
+    norms = stream_norms(trace).mean(axis=1)
+    flat = trace.streams.reshape(trace.streams.shape[0], -1)
+    x0 = flat[0]
+    denom = np.linalg.norm(flat, axis=1) * np.linalg.norm(x0)
+    sims = np.divide(flat @ x0, denom, out=np.zeros(len(flat)), where=denom > 0)
+    ranks = [int(_ANALYZER.analyze_subspace_usage(torch.from_numpy(x[None]))["effective_rank"])
+             for x in trace.streams]
+    return {
+        "mean_norm": norms.tolist(),
+        "similarity_to_x0": sims.tolist(),
+        "effective_rank": ranks,
+        "entropy": attention_entropy(trace).mean(axis=1).tolist(),
+        "uniform_entropy": uniform_entropy(trace.seq_len),
     }
 
 

@@ -5,6 +5,7 @@ import streamlit as st
 
 from ui import charts
 from ui.assessment_ui import checkpoint
+from ui.charts import text_label
 from ui.controls import (
     current_settings,
     get_circuit,
@@ -13,6 +14,7 @@ from ui.controls import (
     get_sequential,
     model_sidebar,
     show_settings_error,
+    token_texts,
 )
 from ui.diagrams import FLOW_DESCRIPTION, flow_diagram
 from ui.layout import attention_explorer, chart_with_table, weights_note
@@ -35,7 +37,8 @@ def render() -> None:
     st.title("Architecture: the residual stream")
     show_settings_error()
     settings = current_settings()
-    cfg, seed, token_ids = settings.config, settings.seed, settings.token_ids
+    key, token_ids = settings.key, settings.token_ids
+    cfg = key.config
 
     st.markdown(
         "A transformer is easiest to understand as a **residual stream**: one vector of width "
@@ -46,7 +49,7 @@ def render() -> None:
         "builds an attention-only transformer (no MLPs, no LayerNorm) so that sum can be checked "
         "to the last decimal. Change the model and the input in the sidebar."
     )
-    weights_note(cfg)
+    weights_note(key)
 
     # -- 1. information flow -------------------------------------------------------------------
     st.header("1. How information flows", divider="gray")
@@ -76,7 +79,7 @@ def render() -> None:
     c = st.columns(3)
     c[0].metric("d_model", cfg.d_model)
     c[1].metric("d_head", cfg.d_head)
-    params = pd.DataFrame(get_parameter_table(cfg, seed))
+    params = pd.DataFrame(get_parameter_table(key))
     params["share"] = (params["parameters"] / params["parameters"].sum()).map("{:.1%}".format)
     st.dataframe(params, hide_index=True)
     st.caption(_parameter_summary(params) + " Positions are fixed sinusoids: no parameters. "
@@ -84,25 +87,40 @@ def render() -> None:
 
     # -- 3. input --------------------------------------------------------------------------------
     st.header("3. Input and forward pass", divider="gray")
-    report = get_report(cfg, seed, token_ids)
+    report = get_report(key, token_ids)
     ids = [int(t) for t in report["input_ids"]]
     st.markdown(f"**Token ids** ({len(ids)} tokens): `{', '.join(map(str, ids))}`")
-    st.caption("The ids stand for tokens of a vocabulary this random model was never trained "
-               "on: whatever structure you see comes from the architecture and the random "
-               "weights, not from language.")
+    texts = token_texts(key, tuple(ids))
+    if texts is not None:
+        st.markdown("**As tokens:** " + " ".join(f"`{text_label(t)}`" for t in texts))
+    if key.is_trained:
+        st.caption("The trained model was trained on WikiText-2 with this tokenizer: the "
+                   "patterns below were learned from text (its model card is in "
+                   "models/" + key.name + "/README.md).")
+    else:
+        st.caption("These random weights were never trained: whatever structure you see comes "
+                   "from the architecture and the random weights, not from language.")
 
     # -- 4. stream norm --------------------------------------------------------------------------
     st.header("4. The residual stream, layer by layer", divider="gray")
     norms = report["stream_norms"].mean(axis=1)
     growth = (norms[-1] / norms[0]) ** (1 / max(1, len(norms) - 1)) if norms[0] > 0 else 0.0
-    st.markdown(
-        "Each layer adds to the stream, so its size changes only by what the heads write. At "
-        "the spec's weight scale (0.02) the heads write little and the stream is mostly the "
-        "position signal. A larger weight scale does not make the layers 'matter more' in any "
-        "learned sense: each head writes x·OVᵀ with OV = W_O W_V, which grows with the square of "
-        "the scale, so the stream is multiplied layer after layer and soon dwarfs the "
-        "embeddings (and, with enough layers, overflows)."
-    )
+    if key.is_trained:
+        st.markdown(
+            "Each layer adds to the stream, so its size changes only by what the heads write. "
+            f"In this trained model the stream grows {growth:.3g}× per layer on average on "
+            "this input (geometric mean of ‖x_L‖/‖x0‖ over the layers): training set how much "
+            "each head writes. Compare the random model with the sidebar's Model choice."
+        )
+    else:
+        st.markdown(
+            "Each layer adds to the stream, so its size changes only by what the heads write. "
+            "At the spec's weight scale (0.02) the heads write little and the stream is mostly "
+            "the position signal. A larger weight scale does not make the layers 'matter more' "
+            "in any learned sense: each head writes x·OVᵀ with OV = W_O W_V, which grows with "
+            "the square of the scale, so the stream is multiplied layer after layer and soon "
+            "dwarfs the embeddings (and, with enough layers, overflows)."
+        )
     m = st.columns(3)
     m[0].metric("Mean ‖x0‖", f"{norms[0]:.3g}")
     m[1].metric(f"Mean ‖x{len(norms) - 1}‖", f"{norms[-1]:.3g}")
@@ -119,7 +137,8 @@ def render() -> None:
         "(1/(i+1) in row i) are marked, so 'nothing learned' looks like nothing. Pick a layer "
         "and head; switching only re-draws, it does not rerun the model."
     )
-    layer, head = attention_explorer(report["attention"], ids, key_prefix="arch")
+    layer, head = attention_explorer(report["attention"], ids, key_prefix="arch",
+                                     token_texts=texts)
 
     st.subheader("How focused is each head?")
     st.markdown(
@@ -142,7 +161,7 @@ def render() -> None:
         "through a d_head-dimensional bottleneck, so at most d_head singular values can be "
         "non-zero (the dashed line)."
     )
-    circuit = get_circuit(cfg, seed, layer, head, token_ids)
+    circuit = get_circuit(key, layer, head, token_ids)
     q1, q2 = st.columns(2)
     with q1:
         chart, table = charts.singular_value_chart(circuit["qk_singular_values"],
@@ -227,7 +246,7 @@ def render() -> None:
 
     # -- 8. heads in sequence --------------------------------------------------------------------
     st.header("8. Heads in sequence (the seed's code) versus in parallel", divider="gray")
-    seq = get_sequential(cfg, seed, token_ids)
+    seq = get_sequential(key, token_ids)
     st.markdown(
         "The same weights, run two ways: **in parallel** (this app: every head of a layer reads "
         "x_l) and **in sequence** (the lesson's original `TransformerLayer`: each head's output "

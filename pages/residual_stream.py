@@ -1,18 +1,78 @@
 """Residual stream (LO2): how information is preserved and accumulated through the layers."""
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from ui import charts
 from ui.assessment_ui import checkpoint
 from ui.controls import (
+    comparison_keys,
     current_settings,
+    get_profile,
     get_report,
     get_stream_statistics,
     model_sidebar,
     show_settings_error,
+    token_labels,
 )
 from ui.layout import chart_with_table, stream_size_and_direction, weights_note
+
+
+def _side_by_side(trained, random, token_ids) -> None:
+    """The same input through a trained model and a random one of the same shape."""
+    a, b = get_profile(trained, token_ids), get_profile(random, token_ids)
+    names = {trained.label: a, random.label: b}
+    st.markdown(
+        f"The same {len(token_ids)} tokens through **{trained.label}** and **{random.label}**. "
+        "The architecture is the same; only training differs."
+    )
+    n_streams = len(a["mean_norm"])
+    streams = [f"x{l}" for l in range(n_streams)]
+    layers = [f"layer {l}" for l in range(n_streams - 1)]
+    growth = {n: (p["mean_norm"][-1] / p["mean_norm"][0]) for n, p in names.items()}
+    m = st.columns(4)
+    m[0].metric("‖x_L‖/‖x0‖, trained", f"{growth[trained.label]:.3g}×")
+    m[1].metric("‖x_L‖/‖x0‖, random", f"{growth[random.label]:.3g}×")
+    m[2].metric("Similarity of x_L to x0, trained", f"{a['similarity_to_x0'][-1]:.3f}")
+    m[3].metric("Similarity of x_L to x0, random", f"{b['similarity_to_x0'][-1]:.3f}")
+    ent_a, ent_b = np.mean(a["entropy"]), np.mean(b["entropy"])
+    uni = a["uniform_entropy"]
+    sharper = "sharper than" if ent_a < ent_b else "no sharper than"
+    writes = "more" if growth[trained.label] > growth[random.label] else "no more"
+    st.markdown(
+        f"What the numbers say here: the trained model's final stream is "
+        f"{growth[trained.label]:.3g}× the size of its embeddings against "
+        f"{growth[random.label]:.3g}× for random weights, and keeps a similarity of "
+        f"{a['similarity_to_x0'][-1]:.3f} to x0 against {b['similarity_to_x0'][-1]:.3f}: "
+        f"the trained heads write {writes} into the stream. Its heads attend with a mean "
+        f"entropy of {ent_a:.3f} nats, {sharper} the random heads' {ent_b:.3f} (uniform "
+        f"attention on this input: {uni:.3f}), and its final stream uses "
+        f"{a['effective_rank'][-1]} directions for 90 % of its energy against "
+        f"{b['effective_rank'][-1]}."
+    )
+    specs = [
+        ("mean_norm", "mean ‖x_l‖", streams, "Stream size per layer",
+         "the mean norm of each residual stream", None, None, None),
+        ("similarity_to_x0", "cosine with x0", streams, "Similarity to the embeddings x0",
+         "the cosine similarity of each stream with x0", (min(0.0, min(a["similarity_to_x0"] +
+                                                                  b["similarity_to_x0"])), 1.0),
+         None, None),
+        ("effective_rank", "effective rank", streams, "Effective rank per stream",
+         "the effective rank (directions holding 90 % of the energy) of each stream", None,
+         None, None),
+        ("entropy", "mean attention entropy (nats)", layers, "Attention entropy per layer",
+         "the mean attention entropy of each layer's heads", (0.0, max(uni, 1e-9) * 1.1),
+         uni, "uniform attention"),
+    ]
+    cols = st.columns(2)
+    for i, (field, metric, xs, title, what, domain, base, base_label) in enumerate(specs):
+        with cols[i % 2]:
+            chart, data = charts.comparison_chart(
+                {n: p[field] for n, p in names.items()}, metric=metric.replace(" ", "_"),
+                x_title="stream" if xs is streams else "layer", x_labels=xs, title=title,
+                what=what, domain=domain, baseline=base, baseline_label=base_label)
+            chart_with_table(chart, data, table_label=f"{title.lower()}, trained and random")
 
 
 def render() -> None:
@@ -20,9 +80,11 @@ def render() -> None:
     st.title("Residual stream: how information flows")
     show_settings_error()
     settings = current_settings()
-    cfg, seed, token_ids = settings.config, settings.seed, settings.token_ids
-    rep = get_stream_statistics(cfg, seed, token_ids)
-    arch = get_report(cfg, seed, token_ids)  # same cached trace
+    key, token_ids = settings.key, settings.token_ids
+    cfg = key.config
+    weights_note(key)
+    rep = get_stream_statistics(key, token_ids)
+    arch = get_report(key, token_ids)  # same cached trace
     n_tokens = len(token_ids)
 
     st.markdown(
@@ -31,14 +93,11 @@ def render() -> None:
         "old stream survives a layer (its direction), how much is added (its size), how many "
         "directions of d_model the stream uses, and how much of the token and position "
         "information is still there. The model and input are the ones set in the sidebar, "
-        "shared with the Architecture page."
+        "shared with the other lesson pages; section 6 runs the same input through a trained "
+        "and a random model side by side."
     )
-    st.caption(
-        f"Model: {cfg.n_layer} layers × {cfg.n_head} heads, d_model = {cfg.d_model}, seed "
-        f"{seed}, weight scale {cfg.init_std:g}; input: {n_tokens} tokens "
-        f"({', '.join(str(int(t)) for t in token_ids)})."
-    )
-    weights_note(cfg)
+    st.caption(f"Model: {key.label}; input: {n_tokens} tokens "
+               f"({', '.join(token_labels(key, token_ids))}).")
     for metric, note in rep["notes"].items():
         st.info(f"**{metric}:** {note}", icon="ℹ️")
 
@@ -151,17 +210,13 @@ def render() -> None:
     m[1].metric("Embeddings' share of the final stream", f"{arch['direct_share']:.1%}",
                 help="(x0 · final) / ‖final‖²; the layers supply the rest.")
 
-    # -- 6. honesty ------------------------------------------------------------------------------
-    st.header("6. Random weights versus a trained model", divider="gray")
-    st.markdown(
-        "This model has random weights, so what you see is the architecture's behaviour, not "
-        "learned structure: at the spec's weight scale (0.02) the heads attend almost uniformly, "
-        "the stream stays close to its embeddings, and the effective rank mostly reflects the "
-        "positions. Raising the weight scale makes the random heads write more, so the stream "
-        "grows and drifts from x0, but that is noise amplified, not learning. In a trained model "
-        "the attention patterns and what the heads write are shaped by the data; the Production "
-        "mapping page runs a small trained GPT-2-style model on a sentence of your own."
-    )
+    # -- 6. trained versus random -----------------------------------------------------------
+    st.header("6. Trained and random weights, side by side", divider="gray")
+    pair = comparison_keys(settings)
+    if isinstance(pair, str):
+        st.info(pair, icon="ℹ️")
+    else:
+        _side_by_side(*pair, token_ids)
 
     # -- checkpoint ------------------------------------------------------------------------------
     checkpoint("checkpoint_2")

@@ -217,6 +217,8 @@ def parse_args(argv=None):
     ap.add_argument("--eval-every", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    ap.add_argument("--checkpoint", type=Path, default=None,
+                    help="also save the weights here at every evaluation (to inspect a long run)")
     return ap.parse_args(argv)
 
 
@@ -266,6 +268,11 @@ def main(argv=None) -> dict:
                    "seconds": time.perf_counter() - t0}
             history.append(row)
             log(json.dumps(row))
+            if args.checkpoint is not None:
+                from safetensors.torch import save_file as save_checkpoint
+
+                save_checkpoint({k: v.contiguous() for k, v in model.state_dict().items()},
+                                str(args.checkpoint))
             model.train()
     train_seconds = time.perf_counter() - t0
     model.eval()

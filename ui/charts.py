@@ -596,6 +596,69 @@ def information_types_chart(token_coef: Sequence[float], position_coef: Sequence
     return chart, table
 
 
+#: How the two models of a side-by-side comparison are drawn (colour, dash and marker differ).
+_PAIR_STYLE = {"colors": ["#1f5fa8", "#d95f02"], "dashes": [[1, 0], [6, 4]],
+               "shapes": ["circle", "triangle-up"]}
+
+
+def comparison_chart(series: Mapping[str, Sequence[float]], *, metric: str, x_title: str,
+                     x_labels: Sequence[str], title: str, what: str,
+                     domain: tuple[float, float] | None = None,
+                     baseline: float | None = None,
+                     baseline_label: str | None = None) -> ChartWithTable:
+    """Two (or more) models' values of one metric along the layers, on one chart.
+
+    ``series``: model label → one value per x label. The lines differ in colour, dash and
+    marker shape (so colour is not the only cue); ``baseline`` draws a labelled dotted rule (e.g.
+    uniform attention's entropy). ``what`` is the metric in words for the description. Table:
+    ``x`` plus one column per model.
+    """
+    names = list(series)
+    n = len(x_labels)
+    rows = []
+    for name in names:
+        values = [float(v) for v in series[name]]
+        if len(values) != n:
+            raise ValueError("Each series needs one value per x label.")
+        rows += [{"x": x_labels[i], "order": i, "model": name, metric: values[i]}
+                 for i in range(n)]
+    df = pd.DataFrame(rows)
+    k = len(names)
+    legend = dict(title="Model", legend=alt.Legend(orient="bottom", direction="vertical",
+                                                   labelLimit=420))
+    y_scale = alt.Scale(domain=list(domain)) if domain is not None else alt.Scale(zero=True)
+    enc = dict(
+        x=alt.X("x:N", sort=list(x_labels), title=x_title, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y(f"{metric}:Q", title=metric.replace("_", " "), scale=y_scale),
+        color=alt.Color("model:N", scale=alt.Scale(domain=names,
+                                                   range=_PAIR_STYLE["colors"][:k]), **legend),
+        strokeDash=alt.StrokeDash("model:N", scale=alt.Scale(
+            domain=names, range=_PAIR_STYLE["dashes"][:k]), **legend),
+        shape=alt.Shape("model:N", scale=alt.Scale(domain=names,
+                                                   range=_PAIR_STYLE["shapes"][:k]), **legend),
+        tooltip=["model", "x", alt.Tooltip(f"{metric}:Q", format=".4g")],
+    )
+    layers = [alt.Chart(df).mark_line(point=alt.OverlayMarkDef(size=70, filled=True))
+              .encode(**enc)]
+    parts = "; ".join(
+        f"{name}: from {float(series[name][0]):.3g} at {x_labels[0]} to "
+        f"{float(series[name][-1]):.3g} at {x_labels[-1]}" for name in names) if n else ""
+    desc = (f"Line chart of {what} for {k} models (lines told apart by colour, dash and marker "
+            f"shape) over {n} points: {parts}.")
+    if baseline is not None:
+        ref = pd.DataFrame({"y": [float(baseline)], "label": [baseline_label or "baseline"]})
+        layers.insert(0, alt.Chart(ref).mark_rule(color="#555555", strokeDash=[2, 2])
+                      .encode(y="y:Q"))
+        layers.insert(1, alt.Chart(ref).mark_text(align="left", dx=4, dy=-6, color="#333333",
+                                                  fontSize=11)
+                      .encode(x=alt.value(0), y="y:Q", text="label:N"))
+        desc += f" A dotted line marks {baseline_label or 'the baseline'} ({baseline:.3g})."
+    chart = alt.layer(*layers).properties(title=title, description=desc, height=240)
+    table = df.pivot(index="order", columns="model", values=metric)[names]
+    table.insert(0, x_title, list(x_labels))
+    return chart, table.reset_index(drop=True)
+
+
 def mastery_chart(objective_mastery: dict[str, float], threshold: float,
                   labels: dict[str, str] | None = None) -> ChartWithTable:
     """Per-objective mastery (0–1) as bars, with the pass mark as a dashed rule."""

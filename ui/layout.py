@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.config import TransformerConfig
 from ui import charts
 
 
@@ -28,12 +27,25 @@ def chart_with_table(chart: alt.TopLevelMixin, table: pd.DataFrame, *, table_lab
         st.dataframe(table, hide_index=hide_index)
 
 
-def weights_note(config: TransformerConfig) -> None:
-    """Say what the charts of a randomly initialised model can and cannot show."""
+def weights_note(key) -> None:
+    """Say which weights the page runs on and what their charts can and cannot show.
+
+    ``key`` is a ``ui.controls.ModelKey``: a shipped trained model, or random weights.
+    """
+    if key.is_trained:
+        st.info(
+            f"**Trained weights** ({key.label}): trained for this lesson on WikiText-2 plus "
+            "repeated random segments, attention only (no MLP, no LayerNorm), so every "
+            "decomposition on this page stays exact. Choose *Random weights* in the sidebar to "
+            "see the same charts with nothing learned.",
+            icon=":material/school:",
+        )
+        return
     st.info(
-        f"**Random weights** (standard deviation {config.init_std:g}): the charts on this page "
-        "show the architecture's mechanics (how the stream, the heads and the sum work), not "
-        "learned behaviour. Nothing here has been trained.",
+        f"**Random weights** (standard deviation {key.config.init_std:g}): the charts on this "
+        "page show the architecture's mechanics (how the stream, the heads and the sum work), "
+        "not learned behaviour. Nothing here has been trained; choose a trained model in the "
+        "sidebar to see what learning adds.",
         icon=":material/casino:",
     )
 

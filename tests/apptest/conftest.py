@@ -25,3 +25,29 @@ def apply_form(at: AppTest) -> AppTest:
     """Press the sidebar form's Apply button and rerun."""
     next(b for b in at.button if b.label == "Apply").click()
     return at.run()
+
+
+#: The spec's random model (vocabulary 1,000) and its example ids: what the tests of the
+#: random-weights controls run on.
+SPEC_RANDOM = {"n_layer": 4, "n_head": 8, "n_embd": 256, "vocab": 1000, "n_positions": 128}
+SPEC_IDS = "1, 15, 27, 89, 156, 234, 445, 567"
+
+
+def choose_random(at: AppTest, ids: str = SPEC_IDS, **sizes) -> AppTest:
+    """Fill the sidebar form for random weights of the spec's sizes (``sizes`` overrides, by
+    widget-key suffix) on typed ids; the caller presses Apply."""
+    from ui.controls import RANDOM, SOURCE_TYPED
+
+    at.selectbox(key="lab_w_model").set_value(RANDOM)
+    for name, value in {**SPEC_RANDOM, **sizes}.items():
+        at.number_input(key=f"lab_w_{name}").set_value(value)
+    at.radio(key="lab_w_source").set_value(SOURCE_TYPED)
+    at.text_area(key="lab_w_tokens").set_value(ids)
+    return at
+
+
+def open_random(slug: str, ids: str = SPEC_IDS, **sizes) -> AppTest:
+    """The page ``slug`` after applying the spec's random model on ``ids``."""
+    at = apply_form(choose_random(open_page(slug), ids, **sizes))
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    return at

@@ -8,13 +8,16 @@ from core.model import build_model
 from core.report import sequential_comparison
 from ui.controls import APP_BUDGET
 
-from .conftest import ROOT, TIMEOUT, open_page
+from ui.controls import SOURCE_REPEAT, SOURCE_SPEC
+
+from .conftest import ROOT, TIMEOUT, open_random
 from .conftest import apply_form as _form_apply
 
 
 @pytest.fixture
 def page():
-    return open_page("architecture")
+    """The page on the spec's random model and example ids (the random-weights controls)."""
+    return open_random("architecture")
 
 
 def test_app_entry_runs_home_without_exception():
@@ -76,18 +79,18 @@ def test_over_budget_model_is_refused_with_estimate_and_limit(page):
 def test_changing_the_model_and_preset_updates_the_page(page):
     page.number_input(key="lab_w_n_layer").set_value(2)
     page.number_input(key="lab_w_n_head").set_value(4)
-    page.radio(key="lab_w_source").set_value(page.radio(key="lab_w_source").options[2])  # random sequence repeated twice
+    page.radio(key="lab_w_source").set_value(SOURCE_REPEAT)
     page = _form_apply(page)
     assert not page.exception and not page.error
     assert next(m for m in page.metric if m.label == "Layers").value == "2"
     ids = [int(t) for t in page.text_area(key="lab_w_tokens").value.split(",")]
-    assert len(ids) == 16 and ids[:8] == ids[8:]
+    assert len(ids) == 40 and ids[:20] == ids[20:]
     assert page.selectbox(key="arch_head").options == ["0", "1", "2", "3"]
 
 
 def test_spec_preset_refused_for_small_vocabulary(page):
     page.number_input(key="lab_w_vocab").set_value(100)
-    page.radio(key="lab_w_source").set_value(page.radio(key="lab_w_source").options[1])
+    page.radio(key="lab_w_source").set_value(SOURCE_SPEC)
     page = _form_apply(page)
     assert not page.exception
     assert "uses token ids up to 567" in page.error[0].value
@@ -101,14 +104,14 @@ def test_switching_head_does_not_rerun_the_forward_pass(monkeypatch):
     monkeypatch.setattr(ui.controls, "architecture_report",
                         lambda *a, **k: calls.append(1) or original(*a, **k))
     ui.controls.get_report.clear()
-    page = open_page("architecture")
-    assert calls == [1]  # the first run computes the forward pass once
+    page = open_random("architecture")
+    assert calls == [1, 1]  # once for the default model, once for the applied random one
     page.selectbox(key="arch_head").set_value(3)
     page.selectbox(key="arch_layer").set_value(2)
     page = page.run()
     assert not page.exception
     assert page.header[5].value == "6. QK and OV circuits of layer 2, head 3"
-    assert calls == [1]  # switching head and layer reused the cached pass
+    assert calls == [1, 1]  # switching head and layer reused the cached pass
 
 
 def test_emptied_number_box_is_refused_not_replaced(page):
@@ -152,4 +155,4 @@ def test_app_entry_lists_every_lesson_page():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
     assert not at.exception
     assert [p.slug for p in LESSON.pages] == ["home", "architecture", "residual_stream",
-                                              "production", "assessment"]
+                                              "circuits", "production", "assessment"]

@@ -10,12 +10,13 @@ from core.config import TransformerConfig
 from core.model import build_model
 
 from .conftest import apply_form as apply
-from .conftest import open_page
+from .conftest import open_random
 
 
 @pytest.fixture
 def page():
-    return open_page("residual_stream")
+    """The page on the spec's random model and example ids."""
+    return open_random("residual_stream")
 
 
 def all_text(at: AppTest) -> str:
