@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from core.attribution import attribute
+from core.head_scores import induction_scores, uniform_induction
 from core.trace import (
     TOP_K,
     Trace,
@@ -621,6 +622,8 @@ def analyze_text(model, tokenizer, text: str,
     ``final_after_ln_norms``, ``similarities_to_initial``, ``cumulative_changes``,
     ``effective_ranks``, ``rank_cap``, ``preservation_initial_to_final``,
     ``total_change_initial_to_final``, ``top_predictions``, ``component_names``,
+    ``induction`` ``[layer, head]`` (None without a repeated token) and ``uniform_induction``
+    (:mod:`core.head_scores`, the same code as the lesson's own model),
     ``component_sum_error`` (max |Σ components − final stream|) and ``dla``.
     """
     trace = trace_gpt2(model, tokenizer, text, max_tokens)
@@ -635,6 +638,8 @@ def analyze_text(model, tokenizer, text: str,
         "uniform_entropy": uniform_entropy(trace.seq_len),
         "previous_token": previous_token_scores(trace),
         "uniform_previous_token": uniform_previous_token(trace.seq_len),
+        "induction": induction_scores(trace.attention, trace.token_ids),
+        "uniform_induction": uniform_induction(trace.token_ids),
         "stream_norms": stats["stream_norms"],
         "final_after_ln_norms": trace.extras["final_after_ln_norms"],
         "similarities_to_initial": stats["persistence"]["similarities_to_initial"],

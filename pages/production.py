@@ -10,7 +10,7 @@ import streamlit as st
 from core.production import BUNDLED, COMPONENT_MAP
 from core.trace import strongest_head
 from core.validators import ValidationError
-from ui import charts
+from ui import charts, circuit_charts
 from ui.assessment_ui import checkpoint
 from ui.layout import attention_explorer, chart_with_table, stream_size_and_direction
 from ui.production_ui import (
@@ -248,7 +248,36 @@ def _sentence_section(source: tuple[str, str], local_ok: bool) -> dict | None:
     with c2:
         chart, table = charts.previous_token_heatmap(res["previous_token"], seq_len=seq_len)
         chart_with_table(chart, table, table_label="previous-token attention per head")
+    _induction(res)
     return res
+
+
+def _induction(res: dict) -> None:
+    """Induction scores of the production model, with the code the Circuits page uses."""
+    st.subheader("Induction heads")
+    scores, uniform = res["induction"], res["uniform_induction"]
+    st.markdown(
+        "An **induction head** looks for an earlier copy of the current token and attends to "
+        "the token that followed it, so the model can predict that the sequence repeats. The "
+        "score is the mean attention from each repeated token to the token after its earlier "
+        "occurrence(s): the same code as the Circuits page runs on the lesson's own models."
+    )
+    if scores is None:
+        st.info("This sentence repeats no token, so no head can show induction on it. Add a "
+                "repeated name or phrase (for example, write the same sentence twice) and run "
+                "it again.", icon="ℹ️")
+        return
+    layer, head, best = strongest_head(scores)
+    verdict = ("an induction head on this input" if best >= 0.4 else
+               "no clear induction head on this input")
+    st.markdown(
+        f"Highest score: head {layer}.{head} with {best:.2f}, against {uniform:.3f} for uniform "
+        f"attention on the same sentence: {verdict}."
+    )
+    chart, table = circuit_charts.head_score_heatmap(
+        scores, value="induction_score", title="Induction score per head",
+        what="all attention on the token after the earlier copy", baseline=uniform)
+    chart_with_table(chart, table, table_label="induction score per head")
 
 
 def _residual_section(res: dict, prod: dict) -> None:

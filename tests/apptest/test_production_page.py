@@ -161,3 +161,29 @@ def test_checkpoint_3_can_be_passed(page):
     page = submit(page, "Submit answers")
     assert not page.exception
     assert any("Passed: 100%" in s.value for s in page.success)
+
+
+def test_induction_scores_use_the_shared_code_and_need_a_repeat(page):
+    from core.head_scores import induction_scores, uniform_induction
+    from core.production import analyze_text, load_production_model
+    from core.trace import strongest_head
+
+    # A sentence that repeats no token: the page says so instead of showing scores.
+    page.text_input(key="prod_text").set_value("A quick brown fox jumps")
+    page = page.run()
+    assert not page.exception and not page.error
+    assert any("repeats no token" in i.value for i in page.info)
+    assert not any("induction_score" in d.value.columns for d in page.dataframe)
+    text = "The cat sat on the mat. The cat sat on the mat."
+    page.text_input(key="prod_text").set_value(text)
+    page = page.run()
+    assert not page.exception and not page.error
+    model, tokenizer = load_production_model()
+    res = analyze_text(model, tokenizer, text)
+    scores = induction_scores(res["attentions"], res["ids"])
+    layer, head, best = strongest_head(scores)
+    shown = " ".join(m.value for m in page.markdown)
+    assert (f"Highest score: head {layer}.{head} with {best:.2f}, against "
+            f"{uniform_induction(res['ids']):.3f}") in shown
+    table = next(d.value for d in page.dataframe if "induction_score" in d.value.columns)
+    assert table["induction_score"].max() == pytest.approx(best, abs=1e-9)
