@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from core.config import TransformerConfig  # noqa: E402
-from ui.controls import APP_BUDGET, MODEL_CACHE, TRACE_CACHE  # noqa: E402
+from core.lesson import SPEC_EXAMPLE_IDS  # noqa: E402
+from ui.controls import APP_BUDGET, MODEL_CACHE, RANDOM, SOURCE_TYPED, TRACE_CACHE  # noqa: E402
 
 TARGET_MB = 1024
 REVIEW_BEFORE_MB, REVIEW_AFTER_MB, REVIEW_APPLY_S = 563, 1930, 37.0
@@ -73,6 +74,9 @@ def main() -> int:
     print(f"{'default page loaded':<26}{start:>10.0f}{'':>10}")
     peak, slowest = start, 0.0
     for seed in range(1, 11):
+        at.selectbox(key="lab_w_model").set_value(RANDOM)
+        at.radio(key="lab_w_source").set_value(SOURCE_TYPED)
+        at.text_area(key="lab_w_tokens").set_value(", ".join(str(i) for i in SPEC_EXAMPLE_IDS))
         at.number_input(key="lab_w_n_layer").set_value(cfg.n_layer)
         at.number_input(key="lab_w_n_head").set_value(cfg.n_head)
         at.number_input(key="lab_w_n_embd").set_value(cfg.n_embd)

@@ -77,6 +77,7 @@ LESSON = LessonInfo(
         LessonPage("home", "Home", ":material/home:"),
         LessonPage("architecture", "Architecture", ":material/account_tree:", "LO1"),
         LessonPage("residual_stream", "Residual stream", ":material/timeline:", "LO2"),
+        LessonPage("circuits", "Circuits in a trained model", ":material/hub:"),
         LessonPage("production", "Production mapping", ":material/factory:", "LO3"),
         LessonPage("assessment", "Final assessment", ":material/task_alt:"),
     ),

@@ -185,6 +185,8 @@ def test_architecture_page_shows_every_block_with_real_data(page, app_url):
 def test_bad_token_input_shows_a_message_in_the_browser(page, app_url):
     page.goto(app_url + "architecture")
     wait_for_app_idle(page)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.locator('[data-testid="stRadio"] label', has_text="Token ids typed below").click()
     box = page.get_by_role("textbox", name="Token ids (comma or space separated)")
     box.fill("1, 2, -5")
     page.get_by_role("button", name="Apply").click()
@@ -213,18 +215,30 @@ def test_residual_stream_page_shows_its_tables_and_charts(page, app_url):
     assert main.get_by_text("Cap: min(tokens, d_model)").count() == 1
 
 
+def choose_model(pg, label_start: str) -> None:
+    """Pick the sidebar's Model option whose label starts with ``label_start``."""
+    sidebar = pg.locator('[data-testid="stSidebar"]')
+    sidebar.locator('[data-testid="stSelectbox"]', has_text="Model").first.click()
+    pg.get_by_role("option").filter(has_text=label_start).first.click()
+
+
 def test_residual_stream_page_follows_a_changed_model(page, app_url):
     page.goto(app_url + "residual_stream")
     wait_for_app_idle(page)
+    choose_model(page, "Random weights")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Random-weights model (used when Model is Random weights)").click()
     page.get_by_role("spinbutton", name="Layers (n_layer)").fill("2")
     page.get_by_role("spinbutton", name="Seed").fill("7")
+    sidebar.locator('[data-testid="stRadio"] label', has_text="Token ids typed below").click()
     page.get_by_role("textbox", name="Token ids (comma or space separated)").fill("5, 9, 5, 9, 5")
     page.get_by_role("button", name="Apply").click()
     page.wait_for_timeout(500)
     wait_for_app_idle(page)
     main = page.locator('[data-testid="stMain"]')
-    main.get_by_text("Model: 2 layers × 8 heads").wait_for()
-    assert main.get_by_text("input: 5 tokens (5, 9, 5, 9, 5)").count() == 1
+    main.get_by_text("Model: random weights: 2 layers × 8 heads").wait_for()
+    assert main.get_by_text("seed 7; input: 5 tokens (0 · %, 1 · ), 2 · %, 3 · ), 4 · %)"
+                            ).count() == 1
     page.wait_for_function(
         "document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg, "
         "[data-testid=\"stVegaLiteChart\"] canvas').length >= 5"
@@ -253,3 +267,26 @@ def test_production_page_runs_the_bundled_model_on_my_sentence(page, app_url):
     screenshot(page, "production-my-sentence")
     assert not page_problems(page)
     assert "Top next-token predictions" in main.inner_text()
+
+
+def test_text_input_runs_through_the_tokenizer_on_the_chosen_model(page, app_url):
+    """Pick the trained 2-layer model, type a sentence: the sidebar shows its tokens and the page
+    runs that model on them."""
+    page.goto(app_url + "architecture")
+    wait_for_app_idle(page)
+    choose_model(page, "Trained: 2 layers")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.locator('[data-testid="stRadio"] label', has_text="Text typed below").click()
+    page.get_by_role("textbox", name="Text (split into tokens by the bundled tokenizer)").fill(
+        "The keeper climbed the stairs of the lighthouse.")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_timeout(500)
+    wait_for_app_idle(page)
+    sidebar.get_by_text("Trained: 2 layers × 4 heads", exact=False).first.wait_for()
+    caption = sidebar.locator('[data-testid="stCaptionContainer"]').last.inner_text()
+    assert "`16 · ouse`" in caption or "16 · ouse" in caption
+    main = page.locator('[data-testid="stMain"]')
+    assert main.locator('[data-testid="stMetric"]', has_text="Layers").locator(
+        '[data-testid="stMetricValue"]').inner_text() == "2"
+    screenshot(page, "architecture-text-input")
+    assert not page_problems(page)
