@@ -279,8 +279,9 @@ def render() -> None:
         f"Final stream size: {seq['parallel_norm']:.4g} in parallel, {seq['sequential_norm']:.4g} "
         "in sequence. The sum identity alone cannot tell the two apart; what breaks is that a "
         "later head's QK and OV circuits no longer act on x_l, so reading its circuit against "
-        "the layer input (as section 6 does) would be wrong for the sequential model. Raise the "
-        "weight scale to 0.1 to watch the two versions drift far apart."
+        "the layer input (as section 6 does) would be wrong for the sequential model. Choose "
+        "random weights at weight scale 0.1 in the sidebar to watch the two versions drift far "
+        "apart."
     )
 
     # -- checkpoint ------------------------------------------------------------------------------

@@ -6,9 +6,9 @@ come from ``core`` through the cached loaders of ``ui/circuits_data.py``; the ch
 ``ui/circuit_charts.py``.
 """
 
-import numpy as np
 import streamlit as st
 
+from core.trace import strongest_head
 from ui import charts
 from ui import circuit_charts as cc
 from ui import circuits_data as data
@@ -212,7 +212,7 @@ def ov_top_section(key: ModelKey, token_ids: tuple[int, ...], default: tuple[int
 
 # -- 4 --------------------------------------------------------------------------------------------
 @st.fragment
-def positional_section(key: ModelKey) -> None:
+def positional_section(key: ModelKey, scores: dict | None = None) -> None:
     st.markdown(
         "A layer-0 head reads x0 = W_E[token] + W_pos[position], so part of its score, "
         "**W_pos·QK·W_posᵀ / √d_head**, depends on the positions only. Its softmax is where "
@@ -227,7 +227,8 @@ def positional_section(key: ModelKey) -> None:
         n = choices[0]
         st.caption(f"This model has {n} positions: all of them are shown.")
     shares = data.previous_shares(key, n)
-    best = int(np.argmax(shares["previous_share"]))
+    prev = list(shares["previous_share"])
+    best = prev.index(max(prev))
     head = st.selectbox("Layer-0 head", list(range(key.config.n_head)), index=best,
                         key="circ_pos_head", help="Which head of layer 0 to draw.")
     pat = data.positional(key, head, n)
@@ -240,23 +241,34 @@ def positional_section(key: ModelKey) -> None:
                "is at key i − 1. A head with no positional preference would hit it by chance "
                "with probability 1/(i + 1), averaged here.")
     _reading(data.positional_sentence(shares, n))
+    note = data.previous_head_elsewhere(scores)
+    if note:
+        st.info(note, icon="ℹ️")
 
 
 # -- 5 --------------------------------------------------------------------------------------------
+@st.fragment
 def composition_section(key: ModelKey, scores: dict) -> None:
-    comp = data.composition(key)
     st.markdown(
-        "A later head can read what a layer-0 head wrote through its **queries** "
+        "A later head B can read what an earlier head A wrote through its **queries** "
         "(Q-composition), its **keys** (K) or its **values** (V). Each score is "
         "‖reader · OV_A‖ / (‖reader‖‖OV_A‖), between 0 and 1, where the reader is QK_Bᵀ, QK_B "
         "or OV_B. Even random matrices score well above 0, so each chart states that baseline "
-        "and marks pairs near it with ≈B.")
-    if comp is None:
+        "and marks pairs near it with ≈B. An induction head's keys (K) read what a "
+        "previous-token head wrote.")
+    if key.config.n_layer < 2:
         st.info("This model has one layer: there is no later head to compose with.")
         return
+    layers = list(range(key.config.n_layer - 1))
+    default = data.default_earlier_layer(scores, key.config.n_layer)
+    earlier = st.selectbox(
+        "Earlier (writing) layer", layers, index=layers.index(default), key="circ_comp_layer",
+        help="Whose heads write (rows); the columns are the heads of every later layer. It "
+             "starts at the layer of this input's strongest previous-token head.")
+    comp = data.composition(key, earlier)
     for kind in ("q", "k", "v"):
         chart, table = cc.composition_heatmap(comp[kind], kind, comp["baseline"][kind],
-                                              comp["later_layers"])
+                                              comp["later_layers"], earlier_layer=earlier)
         chart_with_table(chart, table, table_label=f"{kind.upper()}-composition")
     _reading(data.composition_sentence(comp, scores))
 
@@ -378,12 +390,11 @@ def render() -> None:
 
     st.header("3. The full OV circuit: which heads copy", divider="gray")
     cop = copying_section(key)
-    e = np.asarray(cop["eigen_score"])
-    best_copy = tuple(int(i) for i in np.unravel_index(int(np.argmax(e)), e.shape))
+    best_copy = strongest_head(cop["eigen_score"])[:2]
     ov_top_section(key, token_ids, best_copy)
 
     st.header("4. Positional QK of layer-0 heads", divider="gray")
-    positional_section(key)
+    positional_section(key, scores)
 
     st.header("5. Q-, K- and V-composition", divider="gray")
     composition_section(key, scores)

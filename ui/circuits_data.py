@@ -276,11 +276,37 @@ def positional_sentence(shares: dict[str, Any], n: int) -> str:
 
 # -- 5. composition -----------------------------------------------------------------------------
 @st.cache_data(max_entries=8, show_spinner="Computing Q-, K- and V-composition…")
-def composition(key: ModelKey) -> dict[str, Any] | None:
-    """Composition scores of layer 0 with every later layer; None for a one-layer model."""
+def composition(key: ModelKey, earlier_layer: int = 0) -> dict[str, Any] | None:
+    """Composition scores of ``earlier_layer`` with every later layer; None for a one-layer
+    model."""
     if key.config.n_layer < 2:
         return None
-    return composition_scores(get_model(key), 0)
+    return composition_scores(get_model(key), int(earlier_layer))
+
+
+def previous_head_elsewhere(scores: dict[str, Any] | None) -> str | None:
+    """A note when this input's strongest previous-token head is not in layer 0 (then its
+    positional part is not W_pos alone, and this section's reading does not cover it)."""
+    if scores is None:
+        return None
+    prev = np.asarray(scores["previous"])
+    layer, head = (int(i) for i in np.unravel_index(int(np.argmax(prev)), prev.shape))
+    if layer == 0 or prev[layer, head] < JOB_MIN_SCORE:
+        return None
+    return (f"On this model and input the strongest previous-token head is {layer}.{head} "
+            f"(score {prev[layer, head]:.2f}; best in layer 0: {prev[0].max():.2f}). It sits in "
+            f"layer {layer}, whose input already holds what earlier layers wrote, so its "
+            "positional part is not W_pos·QK·W_posᵀ alone: this section reads layer 0 only. "
+            "Section 5 shows which later heads read what it writes.")
+
+
+def default_earlier_layer(scores: dict[str, Any] | None, n_layer: int) -> int:
+    """The layer whose heads most likely feed an induction head: the layer (before the last) of
+    the strongest previous-token head on this input, else 0."""
+    if scores is None or n_layer < 2:
+        return 0
+    prev = np.asarray(scores["previous"])[: n_layer - 1]
+    return int(np.unravel_index(int(np.argmax(prev)), prev.shape)[0])
 
 
 def composition_sentence(comp: dict[str, Any], scores: dict[str, Any] | None = None) -> str:
@@ -293,19 +319,20 @@ def composition_sentence(comp: dict[str, Any], scores: dict[str, Any] | None = N
                 float(s[a, j, b]))
         best = cand if best is None or cand[0] > best[0] else best
     ratio, kind, a, lb, b, value = best
+    la = int(comp.get("earlier_layer", 0))
     base = comp["baseline"][kind]
-    lead = (f"The strongest composition is {kind.upper()}: head 0.{a} → head {lb}.{b} at "
+    lead = (f"The strongest composition is {kind.upper()}: head {la}.{a} → head {lb}.{b} at "
             f"{value:.2f}, {ratio:.1f} × the random-matrix baseline {base:.2f}")
     if ratio < COMPOSITION_STRONG:
         return lead + ": nothing stands far above what random matrices give."
     extra = ""
     if scores is not None and kind == "k" and scores.get("best_induction") is not None:
         prev = np.asarray(scores["previous"])
-        pl = int(np.argmax(prev[0]))
+        pl = int(np.argmax(prev[la]))
         if scores["best_induction"] == (lb, b) and pl == a:
-            extra = (f"; {lb}.{b} is also this input's strongest induction head and 0.{a} the "
-                     f"strongest layer-0 previous-token head: the induction circuit's keys read "
-                     f"what the previous-token head wrote")
+            extra = (f"; {lb}.{b} is also this input's strongest induction head and {la}.{a} "
+                     f"the strongest previous-token head of layer {la}: the induction circuit's "
+                     f"keys read what the previous-token head wrote")
     return lead + extra + "."
 
 

@@ -253,3 +253,31 @@ def test_a_tiny_random_model_on_one_token_still_renders(page):
     info = " ".join(i.value for i in page.info)
     assert "one layer" in info and "at least two tokens" in info
     assert float(_metric(page, "Sum error")) <= 1e-4
+
+
+def test_composition_earlier_layer_picker_shows_core_scores(page):
+    """A 3-layer random model: the writing layer can be 0 or 1, and the table follows it."""
+    from core.composition import composition_scores
+    from core.config import TransformerConfig
+    from core.model import build_model
+
+    page.selectbox(key="lab_w_model").set_value("random")
+    page.number_input(key="lab_w_n_layer").set_value(3)
+    page.number_input(key="lab_w_n_head").set_value(4)
+    page.number_input(key="lab_w_n_embd").set_value(64)
+    page = apply_form(page)
+    assert not page.exception and not page.error
+    assert page.selectbox(key="circ_comp_layer").options == ["0", "1"]
+    page.selectbox(key="circ_comp_layer").set_value(1)
+    page = page.run()
+    assert not page.exception
+    key = _settings(page).key
+    cfg = TransformerConfig(vocab_size=4096, n_positions=256, n_embd=64, n_layer=3, n_head=4)
+    assert key.config == cfg
+    expected = composition_scores(build_model(cfg, seed=key.seed), 1)
+    table = _tables(page, "composition")[1]  # Q, K, V: the K table
+    assert list(table["earlier_head"].unique()) == [f"L1 H{h}" for h in range(4)]
+    np.testing.assert_allclose(table["composition"].to_numpy(),
+                               np.asarray(expected["k"]).ravel(), atol=1e-9)
+    reading = next(r for r in _readings(page) if "composition is" in r)
+    assert "head 1." in reading  # names the writing head by its real layer
