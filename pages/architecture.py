@@ -109,8 +109,9 @@ def render() -> None:
         st.markdown(
             "Each layer adds to the stream, so its size changes only by what the heads write. "
             f"In this trained model the stream grows {growth:.3g}× per layer on average on "
-            "this input (geometric mean of ‖x_L‖/‖x0‖ over the layers): training set how much "
-            "each head writes. Compare the random model with the sidebar's Model choice."
+            "this input ((mean ‖x_L‖ / mean ‖x0‖)^(1/L), the geometric mean per layer): "
+            "training set how much each head writes. Compare the random model with the "
+            "sidebar's Model choice."
         )
     else:
         st.markdown(

@@ -22,7 +22,7 @@ from ui.layout import chart_with_table, stream_size_and_direction, weights_note
 def _side_by_side(trained, random, token_ids) -> None:
     """The same input through a trained model and a random one of the same shape."""
     a, b = get_profile(trained, token_ids), get_profile(random, token_ids)
-    names = {trained.label: a, random.label: b}
+    names = {"trained": a, "random (same shape)": b}  # short: legends and table columns
     st.markdown(
         f"The same {len(token_ids)} tokens through **{trained.label}** and **{random.label}**. "
         "The architecture is the same; only training differs."
@@ -31,19 +31,20 @@ def _side_by_side(trained, random, token_ids) -> None:
     streams = [f"x{l}" for l in range(n_streams)]
     layers = [f"layer {l}" for l in range(n_streams - 1)]
     growth = {n: (p["mean_norm"][-1] / p["mean_norm"][0]) for n, p in names.items()}
+    g_t, g_r = growth["trained"], growth["random (same shape)"]
     m = st.columns(4)
-    m[0].metric("‖x_L‖/‖x0‖, trained", f"{growth[trained.label]:.3g}×")
-    m[1].metric("‖x_L‖/‖x0‖, random", f"{growth[random.label]:.3g}×")
+    m[0].metric("‖x_L‖/‖x0‖, trained", f"{g_t:.3g}×")
+    m[1].metric("‖x_L‖/‖x0‖, random", f"{g_r:.3g}×")
     m[2].metric("Similarity of x_L to x0, trained", f"{a['similarity_to_x0'][-1]:.3f}")
     m[3].metric("Similarity of x_L to x0, random", f"{b['similarity_to_x0'][-1]:.3f}")
     ent_a, ent_b = np.mean(a["entropy"]), np.mean(b["entropy"])
     uni = a["uniform_entropy"]
     sharper = "sharper than" if ent_a < ent_b else "no sharper than"
-    writes = "more" if growth[trained.label] > growth[random.label] else "no more"
+    writes = "more" if g_t > g_r else "no more"
     st.markdown(
         f"What the numbers say here: the trained model's final stream is "
-        f"{growth[trained.label]:.3g}× the size of its embeddings against "
-        f"{growth[random.label]:.3g}× for random weights, and keeps a similarity of "
+        f"{g_t:.3g}× the size of its embeddings against "
+        f"{g_r:.3g}× for random weights, and keeps a similarity of "
         f"{a['similarity_to_x0'][-1]:.3f} to x0 against {b['similarity_to_x0'][-1]:.3f}: "
         f"the trained heads write {writes} into the stream. Its heads attend with a mean "
         f"entropy of {ent_a:.3f} nats, {sharper} the random heads' {ent_b:.3f} (uniform "

@@ -149,7 +149,7 @@ def test_residual_page_compares_trained_and_random_on_the_same_input():
     assert float(metric(at, "Similarity of x_L to x0, trained")) == pytest.approx(s_t, abs=1e-3)
     assert float(metric(at, "Similarity of x_L to x0, random")) == pytest.approx(s_r, abs=1e-3)
     # Both models' rows are in the charts' tables.
-    tables = [d.value for d in at.dataframe if any("random weights" in str(c)
+    tables = [d.value for d in at.dataframe if any("random (same shape)" in str(c)
                                                    for c in d.value.columns)]
     assert len(tables) >= 4
     assert all(np.isfinite(t.select_dtypes("number").to_numpy()).all() for t in tables)
