@@ -33,8 +33,11 @@ def render() -> None:
         }
     )
     st.markdown(
-        "Work through the pages in the sidebar in order: each one serves one objective, and the "
-        "final assessment (pass mark 85%) brings the three together."
+        "Work through the pages in the sidebar in order: Architecture, Residual stream and "
+        "Production mapping each serve one objective and end with a checkpoint; **Circuits in a "
+        "trained model** shows what the lesson's trained models learned (previous-token and "
+        "induction heads, copying, composition) and has no checkpoint of its own. The final "
+        "assessment (pass mark 85%) brings the three objectives together."
     )
 
 

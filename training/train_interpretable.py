@@ -173,6 +173,7 @@ def measure(model, train: torch.Tensor, held_stream: torch.Tensor, vocab: int) -
     first, second = repeat_losses(model, seqs)
     bigram = {str(k): bigram_loss(train, held, vocab, k) for k in (0.01, 0.1, 1.0)}
     best_prev = max((s, l, h) for l, row in enumerate(prev[:1]) for h, s in enumerate(row))
+    best_prev_any = max((s, l, h) for l, row in enumerate(prev) for h, s in enumerate(row))
     later = [(s, l, h) for l, row in enumerate(ind) if l >= 1 for h, s in enumerate(row)]
     best_ind = max(later) if later else (0.0, -1, -1)
     loss = held_out_loss(model, held)
@@ -181,6 +182,8 @@ def measure(model, train: torch.Tensor, held_stream: torch.Tensor, vocab: int) -
         "induction_scores": ind,
         "best_layer0_previous_token": {"score": best_prev[0], "layer": best_prev[1],
                                        "head": best_prev[2]},
+        "best_previous_token_any_layer": {"score": best_prev_any[0], "layer": best_prev_any[1],
+                                          "head": best_prev_any[2]},
         "best_induction_layer_ge_1": {"score": best_ind[0], "layer": best_ind[1],
                                       "head": best_ind[2]},
         "repeat_loss_first_half": first,
@@ -197,6 +200,30 @@ def measure(model, train: torch.Tensor, held_stream: torch.Tensor, vocab: int) -
             "held-out loss below bigram": loss < min(bigram.values()),
         },
     }
+
+
+# -- re-measuring a saved model ----------------------------------------------------------------
+def remeasure(name: str, data_dir: Path = DEFAULT_DATA_DIR) -> dict:
+    """Recompute the measurements of ``models/<name>`` from its saved weights and update its
+    metrics.json (the training record in it is kept)."""
+    from safetensors.torch import load_file
+
+    from core.model import InterpretableTransformer
+
+    folder = REPO_ROOT / "models" / name
+    config = TransformerConfig(**json.loads((folder / "config.json").read_text()))
+    model = InterpretableTransformer(config)
+    model.load_state_dict(load_file(str(folder / "model.safetensors")))
+    model.eval()
+    tokenizer = load_tokenizer()
+    articles = read_articles([data_dir / "valid.txt", data_dir / "test.txt"])
+    train_articles, held_articles = split_articles(articles, holdout_every=10)
+    train, held = encode(tokenizer, train_articles), encode(tokenizer, held_articles)
+    path = folder / "metrics.json"
+    metrics = json.loads(path.read_text()) if path.is_file() else {}
+    metrics.update(measure(model, train, held, config.vocab_size))
+    path.write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
 
 
 # -- main -------------------------------------------------------------------------------------------
