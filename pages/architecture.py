@@ -17,7 +17,7 @@ from ui.controls import (
     token_texts,
 )
 from ui.diagrams import FLOW_DESCRIPTION, flow_diagram
-from ui.layout import attention_explorer, chart_with_table, weights_note
+from ui.layout import attention_explorer, cached, chart_with_table, weights_note
 
 
 def _parameter_summary(table: pd.DataFrame) -> str:
@@ -126,7 +126,7 @@ def render() -> None:
     m[0].metric("Mean ‖x0‖", f"{norms[0]:.3g}")
     m[1].metric(f"Mean ‖x{len(norms) - 1}‖", f"{norms[-1]:.3g}")
     m[2].metric("Growth per layer (geometric mean)", f"{growth:.4g}×")
-    chart, table = charts.stream_norm_chart(report["stream_norms"])
+    chart, table = cached(charts.stream_norm_chart, report["stream_norms"])
     chart_with_table(chart, table, table_label="residual stream norm per layer")
 
     # -- 5. attention ----------------------------------------------------------------------------
@@ -150,7 +150,7 @@ def render() -> None:
         f"tokens scores {report['uniform_entropy']:.3f} nats: the colour scale runs from 0 to "
         "ln n and heads at that baseline are marked."
     )
-    chart, table = charts.entropy_heatmap(report["entropy"], len(ids))
+    chart, table = cached(charts.entropy_heatmap, report["entropy"], len(ids))
     chart_with_table(chart, table, table_label="entropy per layer and head")
 
     # -- 6. circuits -----------------------------------------------------------------------------
@@ -165,11 +165,11 @@ def render() -> None:
     circuit = get_circuit(key, layer, head, token_ids)
     q1, q2 = st.columns(2)
     with q1:
-        chart, table = charts.singular_value_chart(circuit["qk_singular_values"],
+        chart, table = cached(charts.singular_value_chart, circuit["qk_singular_values"],
                                                    circuit["rank_cap"], "QK", layer, head)
         chart_with_table(chart, table, table_label="QK singular values")
     with q2:
-        chart, table = charts.singular_value_chart(circuit["ov_singular_values"],
+        chart, table = cached(charts.singular_value_chart, circuit["ov_singular_values"],
                                                    circuit["rank_cap"], "OV", layer, head)
         chart_with_table(chart, table, table_label="OV singular values")
 
@@ -184,7 +184,7 @@ def render() -> None:
         f"the positions a query can see). Here **{top}** drives {shares[top]:.0%} of them; the "
         f"terms add up to the actual scores within {circuit['qk_sum_error']:.1e}."
     )
-    chart, table = charts.qk_terms_chart(shares, circuit["qk_magnitudes"], layer, head)
+    chart, table = cached(charts.qk_terms_chart, shares, circuit["qk_magnitudes"], layer, head)
     chart_with_table(chart, table, table_label="score terms and their shares")
 
     tok = circuit["tokens"]
@@ -197,7 +197,7 @@ def render() -> None:
     )
     q1, q2 = st.columns(2)
     with q1:
-        chart, table = charts.token_matrix_heatmap(
+        chart, table = cached(charts.token_matrix_heatmap, 
             circuit["qk_tokens"], tok, title=f"QK token·token term (L{layer} H{head})",
             description=(f"Heatmap of W_E[query] · QK · W_E[key]ᵀ / √d_head for the {len(tok)} "
                          "distinct input tokens; red is a higher score, blue lower, values "
@@ -205,7 +205,7 @@ def render() -> None:
             row_title="Query token", col_title="Key token", value="score")
         chart_with_table(chart, table, table_label="QK token slice", hide_index=False)
     with q2:
-        chart, table = charts.token_matrix_heatmap(
+        chart, table = cached(charts.token_matrix_heatmap, 
             circuit["ov_tokens"], tok, title=f"OV from embedding to logits (L{layer} H{head})",
             description=(f"Heatmap of W_U[output] · OV · W_E[attended]ᵀ for the {len(tok)} "
                          "distinct input tokens: the direct effect on each output token's logit "
@@ -230,11 +230,12 @@ def render() -> None:
     st.caption("Not exactly 0 only because float32 additions in a different order round "
                "differently; the identity itself is exact. (The lesson's original code only "
                "compared norm ratios.)")
-    chart, table = charts.decomposition_chart(
+    chart, table = cached(charts.decomposition_chart, 
         report["direct_norms"], report["layer_norms"], report["final_norms"],
         report["direct_share"], report["layer_shares"], err)
     chart_with_table(chart, table, table_label="contribution of each source")
-    chart, table = charts.head_contribution_heatmap(report["head_norms"], report["head_shares"])
+    chart, table = cached(charts.head_contribution_heatmap, report["head_norms"],
+                          report["head_shares"])
     chart_with_table(chart, table, table_label="contribution of each head")
     st.caption(
         "Norms of the parts do not add up to the norm of the final stream (vectors add, "

@@ -21,7 +21,7 @@ from ui.controls import (
     show_settings_error,
     token_labels,
 )
-from ui.layout import chart_with_table, weights_note
+from ui.layout import cached, chart_with_table, weights_note
 
 POSITION_CHOICES = (32, 48, 64)
 MODES = ("zero", "mean")
@@ -91,7 +91,7 @@ def direct_path_section(key: ModelKey, token_ids: tuple[int, ...]) -> None:
     successors = data.corpus_successors(key, token_id)
     left, right = st.columns(2)
     with left:
-        chart, table = cc.ranked_tokens_chart(
+        chart, table = cached(cc.ranked_tokens_chart, 
             [r["text"] for r in top], [r["logit"] for r in top], ids=[r["id"] for r in top],
             title=f"Direct path after {data.shown(key, token_id)}", value_title="logit",
             fmt="+.2f", domain=None,
@@ -109,7 +109,7 @@ def direct_path_section(key: ModelKey, token_ids: tuple[int, ...]) -> None:
             st.info(f"{data.shown(key, token_id)} never occurs as a previous token in the "
                     "corpus counts: no successors to compare.")
         else:
-            chart, table = cc.ranked_tokens_chart(
+            chart, table = cached(cc.ranked_tokens_chart, 
                 [s["text"] for s in successors], [s["share"] for s in successors],
                 ids=[s["id"] for s in successors], value_title="share",
                 title=f"WikiText-2: what follows {data.shown(key, token_id)}",
@@ -143,7 +143,7 @@ def head_scores_section(key: ModelKey, token_ids: tuple[int, ...]) -> dict:
         "(… A B … A → B), and so can continue a repeated sequence. Both scores are averages "
         "of attention weights, so they run from 0 to 1; each chart states what uniform "
         "attention would score on this input and marks heads near that with ≈U.")
-    chart, table = cc.head_score_heatmap(
+    chart, table = cached(cc.head_score_heatmap, 
         scores["previous"], value="previous_token_score",
         title="Previous-token score per head", what="all attention on the previous token",
         baseline=scores["previous_uniform"])
@@ -155,7 +155,7 @@ def head_scores_section(key: ModelKey, token_ids: tuple[int, ...]) -> dict:
                 "with a repeated name) in the sidebar and press Apply.",
                 icon=":material/repeat:")
     else:
-        chart, table = cc.head_score_heatmap(
+        chart, table = cached(cc.head_score_heatmap, 
             scores["induction"], value="induction_score", scheme="greens",
             title="Induction score per head",
             what="all attention on the token after the earlier copy",
@@ -170,7 +170,7 @@ def head_scores_section(key: ModelKey, token_ids: tuple[int, ...]) -> dict:
                    "one step right of the earlier copy: each token of the second half looks at "
                    "the token that followed it in the first half.")
         trace = get_trace(key, token_ids)
-        chart, table = charts.attention_heatmap(scores["best_induction_pattern"], token_ids,
+        chart, table = cached(charts.attention_heatmap, scores["best_induction_pattern"], token_ids,
                                                 l, h, token_texts=trace.token_texts)
         chart_with_table(chart, table, table_label=f"attention of head {l}.{h}",
                          hide_index=False)
@@ -186,7 +186,7 @@ def copying_section(key: ModelKey) -> dict:
         "attended token itself. The copying score sums the circuit's eigenvalues λ and divides "
         "by the sum of their sizes, **Σλ / Σ|λ|**: 1 means every eigenvalue is positive (pure "
         "copying), −1 pure suppression, and random matrices land near 0.")
-    chart, table = cc.copying_heatmap(cop["eigen_score"], self_top1=cop["self_top1"])
+    chart, table = cached(cc.copying_heatmap, cop["eigen_score"], self_top1=cop["self_top1"])
     chart_with_table(chart, table, table_label="copying scores")
     _reading(data.copying_sentence(cop))
     return cop
@@ -198,7 +198,7 @@ def ov_top_section(key: ModelKey, token_ids: tuple[int, ...], default: tuple[int
     layer, head = _head_picker(key, prefix="circ_ov", default=default)
     token_id = _token_choice(key, token_ids, prefix="circ_ov", label="Attended token")
     rows = data.ov_outputs(key, layer, head, token_id)
-    chart, table = cc.ranked_tokens_chart(
+    chart, table = cached(cc.ranked_tokens_chart, 
         [r["text"] for r in rows], [r["logit"] for r in rows], ids=[r["id"] for r in rows],
         value_title="logit_effect", fmt="+.2f", domain=None,
         title=f"Head {layer}.{head} attending to {data.shown(key, token_id)}: top outputs",
@@ -232,9 +232,10 @@ def positional_section(key: ModelKey, scores: dict | None = None) -> None:
     head = st.selectbox("Layer-0 head", list(range(key.config.n_head)), index=best,
                         key="circ_pos_head", help="Which head of layer 0 to draw.")
     pat = data.positional(key, head, n)
-    chart, table = cc.positional_pattern_heatmap(pat["pattern"], 0, head)
+    chart, table = cached(cc.positional_pattern_heatmap, pat["pattern"], 0, head)
     chart_with_table(chart, table, table_label=f"positional pattern of head 0.{head}")
-    chart, table = cc.previous_share_chart(shares["previous_share"], shares["uniform_previous"])
+    chart, table = cached(cc.previous_share_chart, shares["previous_share"],
+                          shares["uniform_previous"])
     table["previous_attention"] = shares["previous_attention"]
     chart_with_table(chart, table, table_label="previous share of each layer-0 head")
     st.caption("Previous share: the fraction of queries i ≥ 1 whose highest positional score "
@@ -267,7 +268,7 @@ def composition_section(key: ModelKey, scores: dict) -> None:
              "starts at the layer of this input's strongest previous-token head.")
     comp = data.composition(key, earlier)
     for kind in ("q", "k", "v"):
-        chart, table = cc.composition_heatmap(comp[kind], kind, comp["baseline"][kind],
+        chart, table = cached(cc.composition_heatmap, comp[kind], kind, comp["baseline"][kind],
                                               comp["later_layers"], earlier_layer=earlier)
         chart_with_table(chart, table, table_label=f"{kind.upper()}-composition")
     _reading(data.composition_sentence(comp, scores))
@@ -308,7 +309,7 @@ def attribution_section(key: ModelKey, token_ids: tuple[int, ...]) -> None:
     m[2].metric("Sum error", f"{dla['sum_error']:.1e}",
                 help="|Σ terms − logit|: float64 rounding only, the identity is exact "
                      "(the tests check ≤ 1e-4).")
-    chart, table = charts.logit_attribution_chart(
+    chart, table = cached(charts.logit_attribution_chart, 
         dla["names"], dla["values"], data.token_text(key, target), dla["logit"],
         dla["sum_error"])
     chart_with_table(chart, table, table_label="direct logit attribution")
@@ -351,11 +352,11 @@ def ablation_section(key: ModelKey, token_ids: tuple[int, ...], default: tuple[i
     m[1].metric(f"Loss with head {layer}.{head} {mode}-ablated", f"{result['loss_after']:.4f}")
     m[2].metric("Change in loss (nats)", f"{result['delta']:+.4f}")
     labels = token_labels(key, token_ids)[:-1]
-    chart, table = cc.per_position_delta_chart(result["per_position_delta"], labels, layer,
+    chart, table = cached(cc.per_position_delta_chart, result["per_position_delta"], labels, layer,
                                                head, mode)
     chart_with_table(chart, table, table_label=f"per-position loss change, head {layer}.{head}")
     all_heads = data.ablation_all(key, token_ids, mode)
-    chart, table = cc.ablation_heatmap(all_heads, mode)
+    chart, table = cached(cc.ablation_heatmap, all_heads, mode)
     chart_with_table(chart, table, table_label=f"loss change of every head, {mode} ablation")
     _reading(data.ablation_sentence(all_heads, mode, result["loss_before"]))
 

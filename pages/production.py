@@ -12,7 +12,8 @@ from core.trace import strongest_head
 from core.validators import ValidationError
 from ui import charts, circuit_charts
 from ui.assessment_ui import checkpoint
-from ui.layout import attention_explorer, chart_with_table, stream_size_and_direction
+from ui.layout import (attention_explorer, cached, chart_with_table,
+                       stream_size_and_direction)
 from ui.production_ui import (
     FOLDER,
     HUB,
@@ -215,7 +216,7 @@ def _sentence_section(source: tuple[str, str], local_ok: bool) -> dict | None:
                                "token": [charts.text_label(t) for t in tokens],
                                "id": res["ids"]}).T.astype(str), hide_index=False)
 
-    chart, table = charts.top_predictions_chart(res["top_predictions"], text)
+    chart, table = cached(charts.top_predictions_chart, res["top_predictions"], text)
     chart_with_table(chart, table, table_label="top next-token predictions")
 
     st.subheader("Attention pattern")
@@ -243,10 +244,10 @@ def _sentence_section(source: tuple[str, str], local_ok: bool) -> dict | None:
     )
     c1, c2 = st.columns(2)
     with c1:
-        chart, table = charts.entropy_heatmap(res["entropy"], seq_len)
+        chart, table = cached(charts.entropy_heatmap, res["entropy"], seq_len)
         chart_with_table(chart, table, table_label="entropy per head")
     with c2:
-        chart, table = charts.previous_token_heatmap(res["previous_token"], seq_len=seq_len)
+        chart, table = cached(charts.previous_token_heatmap, res["previous_token"], seq_len=seq_len)
         chart_with_table(chart, table, table_label="previous-token attention per head")
     _induction(res)
     return res
@@ -274,7 +275,7 @@ def _induction(res: dict) -> None:
         f"Highest score: head {layer}.{head} with {best:.2f}, against {uniform:.3f} for uniform "
         f"attention on the same sentence: {verdict}."
     )
-    chart, table = circuit_charts.head_score_heatmap(
+    chart, table = cached(circuit_charts.head_score_heatmap, 
         scores, value="induction_score", title="Induction score per head",
         what="all attention on the token after the earlier copy", baseline=uniform)
     chart_with_table(chart, table, table_label="induction score per head")
@@ -300,7 +301,7 @@ def _residual_section(res: dict, prod: dict) -> None:
                 help="‖final − x0‖ / ‖x0‖.")
     m[2].metric("Rank cap: min(tokens, d_model)", res["rank_cap"])
     stream_size_and_direction(res["stream_norms"], res["similarities_to_initial"])
-    chart, table = charts.effective_rank_chart(res["effective_ranks"], res["rank_cap"],
+    chart, table = cached(charts.effective_rank_chart, res["effective_ranks"], res["rank_cap"],
                                                prod["n_embd"])
     chart_with_table(chart, table, table_label="effective rank per layer")
 
@@ -336,7 +337,7 @@ def _exact_section(res: dict) -> None:
     st.latex(r"\text{logit}_t = \sum_{c} \frac{c - \operatorname{mean}(c)}{\sigma}\,\gamma"
              r"\cdot W_U[t] \;+\; \beta \cdot W_U[t]")
     shown = charts.text_label(dla["token"])
-    chart, table = charts.logit_attribution_chart(
+    chart, table = cached(charts.logit_attribution_chart, 
         dla["components"], dla["contributions"], dla["token"], dla["logit"], dla["sum_error"])
     chart_with_table(chart, table,
                      table_label=f"direct logit attribution of “{shown}”")

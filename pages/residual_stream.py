@@ -16,7 +16,7 @@ from ui.controls import (
     show_settings_error,
     token_labels,
 )
-from ui.layout import chart_with_table, stream_size_and_direction, weights_note
+from ui.layout import cached, chart_with_table, stream_size_and_direction, weights_note
 
 
 def _side_by_side(trained, random, token_ids) -> None:
@@ -69,7 +69,7 @@ def _side_by_side(trained, random, token_ids) -> None:
     cols = st.columns(2)
     for i, (field, metric, xs, title, what, domain, base, base_label) in enumerate(specs):
         with cols[i % 2]:
-            chart, data = charts.comparison_chart(
+            chart, data = cached(charts.comparison_chart, 
                 {n: p[field] for n, p in names.items()}, metric=metric.replace(" ", "_"),
                 x_title="stream" if xs is streams else "layer", x_labels=xs, title=title,
                 what=what, domain=domain, baseline=base, baseline_label=base_label)
@@ -159,7 +159,7 @@ def render() -> None:
         f"it is {ranks[-1]}/{cap} = {ranks[-1] / cap:.0%}. Use longer inputs to learn about "
         "d_model."
     )
-    chart, data = charts.effective_rank_chart(ranks, cap, cfg.d_model)
+    chart, data = cached(charts.effective_rank_chart, ranks, cap, cfg.d_model)
     chart_with_table(chart, data, table_label="effective rank per layer")
     stream_names = [f"x{l}" for l in range(len(subspace))]
     choice = st.selectbox("Stream for the spectrum", stream_names,
@@ -170,7 +170,7 @@ def render() -> None:
     c[0].metric("Effective rank", sub["effective_rank"])
     c[1].metric("Cap: min(tokens, d_model)", sub["rank_cap"])
     c[2].metric("Share of the cap used", f"{sub['cap_utilization']:.0%}")
-    chart, data = charts.spectrum_chart(sub["singular_values"], choice)
+    chart, data = cached(charts.spectrum_chart, sub["singular_values"], choice)
     chart_with_table(chart, data, table_label=f"singular values of {choice}")
 
     # -- 4. information types ------------------------------------------------------------------
@@ -185,7 +185,7 @@ def render() -> None:
         "the layers add has no component in the plane of the two parts, however much they add "
         "elsewhere; R² says how much of x_l the two parts explain together."
     )
-    chart, data = charts.information_types_chart(info["token_coefficient"],
+    chart, data = cached(charts.information_types_chart, info["token_coefficient"],
                                                  info["position_coefficient"],
                                                  info["r_squared"])
     chart_with_table(chart, data, table_label="token and position coefficients per stream")

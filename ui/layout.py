@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Sequence
 
 import altair as alt
@@ -12,17 +13,36 @@ import streamlit as st
 from ui import charts
 
 
-def chart_with_table(chart: alt.TopLevelMixin, table: pd.DataFrame, *, table_label: str,
+def cached(builder, *args, **kwargs) -> tuple[dict, pd.DataFrame]:
+    """``builder(*args, **kwargs)`` (a chart builder of ui/charts.py or ui/circuit_charts.py,
+    returning ``(chart, table)``) as ``(Vega-Lite spec, table)``, built once per distinct input
+    and shared by every session: a rerun that changes one picker rebuilds only the charts whose
+    data changed. The arguments must be plain data (arrays, lists, numbers, strings)."""
+    return _cached_spec(builder.__module__, builder.__name__, args, kwargs)
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _cached_spec(module: str, name: str, args: tuple, kwargs: dict) -> tuple[dict, pd.DataFrame]:
+    chart, table = getattr(importlib.import_module(module), name)(*args, **kwargs)
+    return chart.to_dict(validate=False), table
+
+
+def chart_with_table(chart: alt.TopLevelMixin | dict, table: pd.DataFrame, *, table_label: str,
                      expanded: bool = False, hide_index: bool = True) -> None:
     """Show a chart and, right below, its data table.
 
     Streamlit uses the chart's ``description`` as its accessible name (aria-label).
+
+    The chart is turned into its Vega-Lite spec once, without Altair's JSON-schema validation
+    (the chart builders are validated by the unit tests, tests/unit/test_charts.py): validating
+    every chart on every rerun cost about 0.1 s per chart.
     """
-    spec_height = chart.to_dict().get("height")
+    spec = chart if isinstance(chart, dict) else chart.to_dict(validate=False)
+    spec_height = spec.get("height")
     if isinstance(spec_height, int):  # Streamlit sizes the element; leave room for axes and title
-        st.altair_chart(chart, height=spec_height + 150)
+        st.vega_lite_chart(spec, height=spec_height + 150)
     else:
-        st.altair_chart(chart)
+        st.vega_lite_chart(spec)
     with st.expander(f"Data table: {table_label}", expanded=expanded):
         st.dataframe(table, hide_index=hide_index)
 
@@ -63,7 +83,7 @@ def attention_explorer(attention: np.ndarray, token_ids: Sequence[int], *, key_p
                            help="Which layer's heads to inspect.")
     head = right.selectbox("Head", list(range(n_head)), key=f"{key_prefix}_head",
                            help="Which head of that layer.")
-    chart, table = charts.attention_heatmap(attention[layer, head], token_ids, layer, head,
+    chart, table = cached(charts.attention_heatmap, attention[layer, head], token_ids, layer, head,
                                             token_texts=token_texts)
     chart_with_table(chart, table, table_label=f"attention weights, layer {layer} head {head}",
                      hide_index=False)
@@ -74,8 +94,8 @@ def stream_size_and_direction(stream_norms: np.ndarray, similarities: Sequence[f
     """Side by side: the stream's norm per layer and its cosine with x0, each with its table."""
     left, right = st.columns(2)
     with left:
-        chart, data = charts.stream_norm_chart(stream_norms)
+        chart, data = cached(charts.stream_norm_chart, stream_norms)
         chart_with_table(chart, data, table_label="stream magnitude per layer")
     with right:
-        chart, data = charts.similarity_chart(similarities)
+        chart, data = cached(charts.similarity_chart, similarities)
         chart_with_table(chart, data, table_label="similarity to the initial stream")
