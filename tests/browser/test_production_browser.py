@@ -103,6 +103,8 @@ def test_the_tables_wrap_instead_of_clipping(browser, server_port, width):
     context, pg = _open(browser, f"http://127.0.0.1:{server_port}/production", width=width)
     try:
         tables = pg.locator('[data-testid="stTable"]')
+        tables.nth(2).wait_for(state="visible")  # the page may still be drawing section 2
+        wait_for_app_idle(pg)
         assert tables.count() == 3  # architecture, parameters, component map
         shots = OUTPUT_DIR / "screenshots"
         shots.mkdir(parents=True, exist_ok=True)
