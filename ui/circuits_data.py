@@ -323,17 +323,30 @@ def composition_sentence(comp: dict[str, Any], scores: dict[str, Any] | None = N
     base = comp["baseline"][kind]
     lead = (f"The strongest composition is {kind.upper()}: head {la}.{a} → head {lb}.{b} at "
             f"{value:.2f}, {ratio:.1f} × the random-matrix baseline {base:.2f}")
-    if ratio < COMPOSITION_STRONG:
-        return lead + ": nothing stands far above what random matrices give."
-    extra = ""
-    if scores is not None and kind == "k" and scores.get("best_induction") is not None:
-        prev = np.asarray(scores["previous"])
-        pl = int(np.argmax(prev[la]))
-        if scores["best_induction"] == (lb, b) and pl == a:
-            extra = (f"; {lb}.{b} is also this input's strongest induction head and {la}.{a} "
-                     f"the strongest previous-token head of layer {la}: the induction circuit's "
-                     f"keys read what the previous-token head wrote")
-    return lead + extra + "."
+    lead += (": nothing stands far above what random matrices give." if ratio < COMPOSITION_STRONG
+             else ".")
+    return lead + _induction_link(comp, scores)
+
+
+def _induction_link(comp: dict[str, Any], scores: dict[str, Any] | None) -> str:
+    """The K-composition between this layer's strongest previous-token head and the input's
+    induction head, when the input has a clear one in a later layer (else "")."""
+    if scores is None or scores.get("best_induction") is None:
+        return ""
+    lb, b = scores["best_induction"]
+    later = list(comp["later_layers"])
+    ind = np.asarray(scores["induction"])
+    if lb not in later or _job(float(ind[lb, b]), float(scores["induction_uniform"])) != "strong":
+        return ""
+    la = int(comp.get("earlier_layer", 0))
+    prev = np.asarray(scores["previous"])
+    a = int(np.argmax(prev[la]))
+    k = float(np.asarray(comp["k"])[a, later.index(lb), b])
+    base = float(comp["baseline"]["k"])
+    return (f" The induction circuit: the keys of induction head {lb}.{b} (score "
+            f"{ind[lb, b]:.2f}) read what head {la}.{a} wrote (layer {la}'s strongest "
+            f"previous-token head, {prev[la, a]:.2f}) with K-composition {k:.2f}, "
+            f"{k / base:.1f} × the baseline.")
 
 
 # -- 6. direct logit attribution ----------------------------------------------------------------

@@ -281,3 +281,29 @@ def test_composition_earlier_layer_picker_shows_core_scores(page):
                                np.asarray(expected["k"]).ravel(), atol=1e-9)
     reading = next(r for r in _readings(page) if "composition is" in r)
     assert "head 1." in reading  # names the writing head by its real layer
+
+
+def test_the_induction_circuit_link_is_stated_on_the_repeated_preset(page):
+    """On random tokens repeated twice the reading names the K-composition between the writing
+    layer's strongest previous-token head and the induction head, recomputed here from core."""
+    from core.composition import composition_scores
+    from core.head_scores import previous_token_scores
+    from ui.controls import SOURCE_REPEAT
+
+    page.radio(key="lab_w_source").set_value(SOURCE_REPEAT)
+    page = apply_form(page)
+    assert not page.exception and not page.error
+    model = _model(page)
+    ids = list(_settings(page).token_ids)
+    trace = trace_interpretable(model, ids)
+    ind = induction_scores(trace.attention, ids)
+    lb, b = np.unravel_index(int(np.argmax(ind)), ind.shape)
+    earlier = int(page.selectbox(key="circ_comp_layer").value)
+    prev = previous_token_scores(trace.attention)
+    a = int(np.argmax(prev[earlier]))
+    comp = composition_scores(model, earlier)
+    k = float(np.asarray(comp["k"])[a, comp["later_layers"].index(int(lb)), b])
+    reading = next(r for r in _readings(page) if "composition is" in r)
+    assert (f"the keys of induction head {lb}.{b} (score {ind[lb, b]:.2f}) read what head "
+            f"{earlier}.{a} wrote") in reading
+    assert f"K-composition {k:.2f}, {k / comp['baseline']['k']:.1f} × the baseline" in reading
