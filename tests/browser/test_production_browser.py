@@ -72,7 +72,10 @@ def _open(browser, url: str, *, width: int = 1400, headers: dict | None = None):
 
 
 def _source_options(pg) -> list[str]:
-    radio = pg.locator('[data-testid="stRadio"]').first
+    """The labels of the page's "Model source" radio, once it is drawn."""
+    radio = pg.locator('[data-testid="stRadio"]', has_text="Bundled").first
+    radio.locator("label").first.wait_for(state="visible")
+    wait_for_app_idle(pg)
     return [t.strip() for t in radio.locator("label").all_inner_texts() if t.strip()]
 
 
