@@ -48,7 +48,9 @@ MAX_MESSAGE = 300
 #: Modules imported before privileges are dropped (as root the interpreter's own library may be
 #: unreadable for ``nobody``, e.g. under a 0700 /root). The interface needs torch and math only.
 PREIMPORT = ("math", "cmath", "random", "itertools", "functools", "collections", "typing",
-             "dataclasses", "numbers", "operator", "string", "re", "time", "copy",
+             "dataclasses", "numbers", "operator", "string", "re", "time", "copy", "decimal",
+             "fractions", "statistics", "heapq", "bisect", "enum", "abc", "contextlib",
+             "warnings", "json", "sysconfig", "datetime", "uuid", "ipaddress", "zoneinfo", "secrets",
              "socket", "encodings.idna", "numpy", "torch", "torch.nn", "torch.nn.functional")
 
 

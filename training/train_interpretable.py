@@ -80,9 +80,36 @@ def make_batch(stream: torch.Tensor, batch: int, vocab: int, gen: torch.Generato
     return x
 
 
-def lm_loss(model, x: torch.Tensor) -> torch.Tensor:
-    logits = model(x)["logits"]
+def lm_loss(model, x: torch.Tensor, active: list[bool] | None = None) -> torch.Tensor:
+    """Next-token cross-entropy. ``active[l]`` False skips layer l for this batch (LayerDrop)."""
+    if active is None or all(active):
+        logits = model(x)["logits"]
+    else:
+        stream = model.token_embedding(x) + model.positional_embedding(x.shape[1])
+        for layer, on in zip(model.layers, active):
+            if on:
+                stream = stream + layer(stream)[0]
+        logits = model.unembedding(stream)
     return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1))
+
+
+def layer_drop_at(step: int, args) -> float:
+    """Probability of skipping each layer ≥ 1 at ``step``: ``--layer-drop``, then a linear fall
+    to 0 over the last ``--layer-drop-anneal`` of the run, so the model ends trained whole."""
+    if args.layer_drop <= 0:
+        return 0.0
+    start = args.steps * (1 - args.layer_drop_anneal)
+    if step < start:
+        return args.layer_drop
+    return args.layer_drop * max(0.0, 1 - (step - start) / max(1.0, args.steps - start))
+
+
+def active_layers(n_layer: int, p: float, gen: torch.Generator) -> list[bool]:
+    """Layer 0 always runs; each later layer is skipped with probability ``p``."""
+    if p <= 0:
+        return [True] * n_layer
+    keep = (torch.rand(n_layer - 1, generator=gen) >= p).tolist()
+    return [True] + keep
 
 
 def lr_at(step: int, args) -> float:
@@ -241,6 +268,10 @@ def parse_args(argv=None):
     ap.add_argument("--weight-decay", type=float, default=0.05)
     ap.add_argument("--init-std", type=float, default=0.02)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--layer-drop", type=float, default=0.0,
+                    help="probability of skipping each layer >= 1 in a training step (LayerDrop)")
+    ap.add_argument("--layer-drop-anneal", type=float, default=0.2,
+                    help="fraction of the run at the end over which --layer-drop falls to 0")
     ap.add_argument("--eval-every", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
@@ -274,11 +305,13 @@ def main(argv=None) -> dict:
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay}],
                             lr=args.lr, betas=(0.9, 0.95))
     gen = torch.Generator().manual_seed(args.seed + 1)
+    drop_gen = torch.Generator().manual_seed(args.seed + 2)  # data batches stay as without it
     history, t0 = [], time.perf_counter()
     for step in range(args.steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args)
-        loss = lm_loss(model, make_batch(train, args.batch, vocab, gen))
+        active = active_layers(args.n_layer, layer_drop_at(step, args), drop_gen)
+        loss = lm_loss(model, make_batch(train, args.batch, vocab, gen), active)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -292,6 +325,9 @@ def main(argv=None) -> dict:
             row = {"step": step + 1, "train_loss": loss.item(),
                    "induction": max(max(r) for r in ind[1:]) if len(ind) > 1 else 0.0,
                    "previous_token_l0": max(prev[0]), "repeat_drop": first - second,
+                   "best_previous_token_per_layer": [round(max(r), 3) for r in prev],
+                   "best_induction_per_layer": [round(max(r), 3) for r in ind],
+                   "layer_drop": layer_drop_at(step, args),
                    "seconds": time.perf_counter() - t0}
             history.append(row)
             log(json.dumps(row))

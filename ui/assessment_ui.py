@@ -24,7 +24,7 @@ from core.assessment import (
     load_bank,
     public_view,
 )
-from core.assessment_code import same_as_template
+from core.assessment.structure import same_as_template
 from core.validators import ValidationError
 
 PROGRESS_KEY = "lab_progress"  # bank id → {"score": float, "passed": bool, "attempts": int}

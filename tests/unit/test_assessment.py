@@ -439,10 +439,10 @@ def test_code_over_the_limit_is_not_graded_and_says_why(coding_item):
 
 
 def test_grader_and_answer_box_share_one_code_limit():
-    import core.assessment_code
+    import core.assessment.structure
     import ui.assessment_ui
 
-    assert ui.assessment_ui.MAX_CODE_CHARS is core.assessment_code.MAX_CODE_CHARS
+    assert ui.assessment_ui.MAX_CODE_CHARS is core.assessment.structure.MAX_CODE_CHARS
     assert f"{MAX_CODE_CHARS:,}" in GRADING_RULES_MARKDOWN
 
 

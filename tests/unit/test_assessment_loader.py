@@ -8,7 +8,7 @@ import pydantic
 import pytest
 import yaml
 
-import core.assessment_yaml as assessment_yaml
+import core.assessment.loader as assessment_yaml
 from core.assessment import MAX_BANK_BYTES, load_bank, load_banks
 from core.validators import ValidationError
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.assessment_text import (
+from core.assessment.text import (
     count_sentences,
     count_words,
     find_phrase,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.coding_tests import (CASES, FUNCTIONS, TEMPLATE, TEST_TITLES, run_coding_tests)
+from core.assessment.coding import (CASES, FUNCTIONS, TEMPLATE, TEST_TITLES, run_coding_tests)
 from core.sandbox import SandboxLimits
 
 CORRECT = '''
@@ -110,7 +110,7 @@ TAMPER = STUB_ZEROS + '''
 import sys, numpy
 sys.path.insert(0, "REPO")
 try:
-    import core.coding_tests as ct
+    import core.assessment.coding as ct
     for name in list(ct.REFERENCE):
         ct.REFERENCE[name] = lambda *a, **k: 0
     ct._compare = lambda *a, **k: None
@@ -258,7 +258,27 @@ def test_without_execution_every_test_is_not_run_with_the_reason_and_structure()
     assert [t.name for t in report.tests] == list(TEST_TITLES)
     assert all(t.status == "not run" and "switched off" in t.message for t in report.tests)
     assert report.not_run_reason and report.structural is not None and report.structural.parsed
-    assert report.structural.checks["qk_ov_circuits"].found  # W_Q…W_K and W_O…W_V products
+    checks = report.structural.checks
+    assert all(checks[f"defines_{name}"].found for name in FUNCTIONS)
+    assert checks["causal_softmax"].found
+
+
+def test_structural_fallback_tells_the_template_from_an_implementation():
+    template = run_coding_tests(TEMPLATE, execute=False).structural.checks
+    assert not any(template[f"defines_{name}"].found for name in FUNCTIONS)
+    assert "no implementation yet" in template["defines_decompose"].detail
+    assert "no softmax" in template["causal_softmax"].detail
+    wrong_arity = CORRECT.replace("def qk_circuit(W_Q, W_K, head)", "def qk_circuit(W_Q, W_K)")
+    checks = run_coding_tests(wrong_arity, execute=False).structural.checks
+    assert not checks["defines_qk_circuit"].found
+    assert "takes 2 arguments; the interface passes 3" in checks["defines_qk_circuit"].detail
+    unmasked = CORRECT.replace(
+        '    mask = torch.triu(torch.ones(seq, seq, dtype=torch.bool), 1)\n'
+        '    return torch.softmax(scores.masked_fill(mask, float("-inf")), dim=-1)',
+        "    return torch.softmax(scores, dim=-1)")
+    assert unmasked != CORRECT
+    checks = run_coding_tests(unmasked, execute=False).structural.checks
+    assert not checks["causal_softmax"].found and "no causal mask" in checks["causal_softmax"].detail
 
 
 def test_too_long_code_is_not_run():

@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError as PydanticError
 
 from core.assessment import CONTRADICTION_PENALTY, grade_item
-from core.assessment_schema import EssayItem
-from core.assessment_text import GAP, PatternSet, analyse_claims, expand_pattern, match_pattern
+from core.assessment.schema import EssayItem
+from core.assessment.text import GAP, PatternSet, analyse_claims, expand_pattern, match_pattern
 
 QK = ["QK", "{the |}query-key circuit"]
 OV = ["OV", "{the |}value-output circuit"]

@@ -413,6 +413,63 @@ def _check_flow(tree: ast.Module) -> CheckResult:
                               "(e.g. analyze_information_flow)")
 
 
+#: The five functions of the executed coding item (:mod:`core.assessment.coding`) and their
+#: parameters, for the structural fallback used when code is not run.
+INTERFACE_FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "attention_pattern": ("x", "W_Q", "W_K"),
+    "attention_layer": ("x", "W_Q", "W_K", "W_V", "W_O"),
+    "qk_circuit": ("W_Q", "W_K", "head"),
+    "ov_circuit": ("W_V", "W_O", "head"),
+    "decompose": ("x0", "layers"),
+}
+
+
+def _top_level_function(tree: ast.Module, name: str):
+    found = None
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            found = node  # the last definition wins, as when the module runs
+    return found
+
+
+def _interface_check(name: str, params: tuple[str, ...]) -> Callable[[ast.Module], CheckResult]:
+    def check(tree: ast.Module) -> CheckResult:
+        fn = _top_level_function(tree, name)
+        if fn is None:
+            return CheckResult(False, f"no top-level function {name}({', '.join(params)})")
+        args = fn.args
+        n_args = len(args.posonlyargs) + len(args.args)
+        if n_args != len(params) and args.vararg is None:
+            return CheckResult(False, f"{name} (line {fn.lineno}) takes {n_args} argument"
+                                      f"{'s' if n_args != 1 else ''}; the interface passes "
+                                      f"{len(params)} ({', '.join(params)})")
+        if _is_trivial_body(fn.body):
+            return CheckResult(False, f"{name} (line {fn.lineno}) has no implementation yet")
+        if not _returns_value(fn):
+            return CheckResult(False, f"{name} (line {fn.lineno}) never returns a value")
+        return CheckResult(True, f"line {fn.lineno}: def {name}(…) with a body that returns")
+    return check
+
+
+_MASK_CALLS = {"tril", "triu", "masked_fill", "masked_fill_", "where"}
+
+
+def _check_causal_softmax(tree: ast.Module) -> CheckResult:
+    fn = _top_level_function(tree, "attention_pattern")
+    if fn is None:
+        return CheckResult(False, "no top-level function attention_pattern")
+    calls = {_dotted(n.func).rsplit(".", 1)[-1] for n in ast.walk(fn) if isinstance(n, ast.Call)}
+    inf = any(isinstance(n, ast.Constant) and isinstance(n.value, str) and "inf" in n.value.lower()
+              for n in ast.walk(fn)) or any(_dotted(n).endswith("inf") for n in ast.walk(fn)
+                                            if isinstance(n, (ast.Attribute, ast.Name)))
+    if "softmax" not in calls:
+        return CheckResult(False, f"attention_pattern (line {fn.lineno}) has no softmax")
+    if not (calls & _MASK_CALLS or inf):
+        return CheckResult(False, f"attention_pattern (line {fn.lineno}) applies no causal mask "
+                                  f"(tril/triu, masked_fill or −inf) before its softmax")
+    return CheckResult(True, f"line {fn.lineno}: a causal mask and a softmax")
+
+
 CHECKS: dict[str, Callable[[ast.Module], CheckResult]] = {
     "nn_module_subclass": _check_module,
     "init_method": _check_init,
@@ -421,6 +478,9 @@ CHECKS: dict[str, Callable[[ast.Module], CheckResult]] = {
     "per_head_attention": _check_heads,
     "qk_ov_circuits": _check_circuits,
     "information_flow_method": _check_flow,
+    **{f"defines_{name}": _interface_check(name, params)
+       for name, params in INTERFACE_FUNCTIONS.items()},
+    "causal_softmax": _check_causal_softmax,
 }
 
 #: Default wording of each check, used when a bank's rubric gives none.
@@ -433,6 +493,9 @@ CHECK_DESCRIPTIONS: dict[str, str] = {
     "per_head_attention": "Per-head attention: a head dimension, scores by matrix product, softmax",
     "qk_ov_circuits": "QK and OV circuit extraction (W_Qᵀ W_K and W_O W_V)",
     "information_flow_method": "An information-flow / path-decomposition method",
+    **{f"defines_{name}": f"{name}({', '.join(params)}) defined, with a body that returns"
+       for name, params in INTERFACE_FUNCTIONS.items()},
+    "causal_softmax": "attention_pattern applies a causal mask and a softmax",
 }
 
 

@@ -14,77 +14,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
-from core.assessment_code import CHECKS, MAX_CODE_CHARS, CodeAnalysis, analyze_code, too_long_message
+from core.assessment.common import NOT_ANSWERED, type_error
+from core.assessment.interface import FUNCTIONS, INTERFACE_DOC, SUITE, TEMPLATE
+from core.assessment.schema import CodingItem
+from core.assessment.structure import (
+    CHECKS,
+    MAX_CODE_CHARS,
+    CodeAnalysis,
+    analyze_code,
+    same_as_template,
+    too_long_message,
+)
 from core.sandbox import DEFAULT_LIMITS, CallOutput, SandboxLimits, SandboxResult, run_learner_code
 
-__all__ = ["INTERFACE_DOC", "TEMPLATE", "REFERENCE", "FUNCTIONS", "TestCase", "CASES",
+__all__ = ["INTERFACE_DOC", "TEMPLATE", "REFERENCE", "FUNCTIONS", "SUITE", "TestCase", "CASES",
+           "grade_coding", "grade_structure", "MAX_CODE_CHARS",
            "CodingTestResult", "CodingReport", "run_coding_tests", "TEST_TITLES"]
-
-FUNCTIONS = ("attention_pattern", "attention_layer", "qk_circuit", "ov_circuit", "decompose")
-
-INTERFACE_DOC = """\
-Implement these five functions with **torch** (and `math`); no classes needed. Shapes use the
-lesson's orientation. For one layer with `n_head` heads:
-
-| argument | shape |
-|---|---|
-| `x` (the layer's input stream) | `[seq, d_model]` |
-| `W_Q`, `W_K`, `W_V` | `[n_head, d_head, d_model]` |
-| `W_O` | `[n_head, d_model, d_head]` |
-
-- `attention_pattern(x, W_Q, W_K)` → `[n_head, seq, seq]`: per head, q = x W_Qᵀ, k = x W_Kᵀ,
-  scores = q kᵀ / √d_head, positions after the query masked (causal), softmax over keys.
-  Every row sums to 1 and everything above the diagonal is 0.
-- `attention_layer(x, W_Q, W_K, W_V, W_O)` → `[seq, d_model]`: the **sum** of all heads' outputs,
-  head output = A · x · OVᵀ = A · (x W_Vᵀ) · W_Oᵀ. Every head reads the **same** `x`; do not add
-  one head's output to the stream before the next head reads it.
-- `qk_circuit(W_Q, W_K, head)` → `[d_model, d_model]`: W_Q[head]ᵀ W_K[head], so that
-  scores = x · QK · xᵀ / √d_head.
-- `ov_circuit(W_V, W_O, head)` → `[d_model, d_model]`: W_O[head] W_V[head].
-- `decompose(x0, layers)` with `layers` a list of `(W_Q, W_K, W_V, W_O)` per layer → a dict:
-  `"heads"`: `[n_layer, n_head, seq, d_model]`, what each head wrote, and `"final"`:
-  `[seq, d_model]`, the final residual stream x0 + all layers' outputs (x_{l+1} = x_l + layer(x_l)).
-  Then `x0 + heads.sum((0, 1))` equals `final`.
-
-Inputs arrive as float64 tensors; return tensors. Your code runs in a separate process with
-limits on time, memory and output, without network access, and only your functions' return
-values are compared with a reference on several random seeds and shapes.
-"""
-
-TEMPLATE = '''\
-import math
-import torch
-
-
-def attention_pattern(x, W_Q, W_K):
-    """x [seq, d_model], W_Q/W_K [n_head, d_head, d_model] -> [n_head, seq, seq] (causal)."""
-    raise NotImplementedError
-
-
-def attention_layer(x, W_Q, W_K, W_V, W_O):
-    """Sum of all heads' outputs, each head reading the same x -> [seq, d_model]."""
-    raise NotImplementedError
-
-
-def qk_circuit(W_Q, W_K, head):
-    """W_Q[head]^T W_K[head] -> [d_model, d_model]."""
-    raise NotImplementedError
-
-
-def ov_circuit(W_V, W_O, head):
-    """W_O[head] W_V[head] -> [d_model, d_model]."""
-    raise NotImplementedError
-
-
-def decompose(x0, layers):
-    """{"heads": [n_layer, n_head, seq, d_model], "final": [seq, d_model]}."""
-    raise NotImplementedError
-'''
 
 
 # --- reference (independent of core.model) ---------------------------------------------------
@@ -473,8 +423,11 @@ def _evaluate(prepared: list[_Prepared], outputs: Sequence[CallOutput]) -> list[
     return results
 
 
+INTERFACE_CHECKS = tuple(c for c in CHECKS if c.startswith("defines_")) + ("causal_softmax",)
+
+
 def _not_run(reason: str, code: str) -> CodingReport:
-    structural = analyze_code(code, list(CHECKS)) if len(code) <= MAX_CODE_CHARS else None
+    structural = analyze_code(code, INTERFACE_CHECKS) if len(code) <= MAX_CODE_CHARS else None
     tests = tuple(CodingTestResult(n, t, "not run", f"not run: {reason}") for n, t in TEST_TITLES.items())
     return CodingReport(False, tests, not_run_reason=reason, structural=structural)
 
@@ -494,3 +447,106 @@ def run_coding_tests(code: str, *, execute: bool, limits: SandboxLimits = DEFAUL
     prepared, calls = _prepare(cases)
     result = run_learner_code(code, calls, limits)
     return CodingReport(True, tuple(_evaluate(prepared, result.outputs)), sandbox=result)
+
+
+# --- the coding item's grader ------------------------------------------------------------------
+
+def grade_structure(item: CodingItem, answer: Any):
+    if answer is not None and not isinstance(answer, str):
+        raise type_error(item.id, "code as text (a string)", answer)
+    code = answer or ""
+    unchanged = same_as_template(code, item.template)
+    details: dict[str, Any] = {"parsed": False, "syntax_error": None, "rubric_found": [],
+                               "rubric_missing": [], "time_limit_minutes": item.time_limit_minutes,
+                               "executed": False, "unchanged_template": unchanged,
+                               "too_long": False}
+    if not code.strip() or unchanged:
+        reason = "the template is unchanged" if unchanged else "not answered"
+        details["rubric_missing"] = [{"check": r.check, "description": r.label,
+                                      "weight": r.weight, "reason": reason}
+                                     for r in item.rubric]
+        if unchanged:
+            return 0.0, (f"{NOT_ANSWERED} This is the starting template, unchanged (whitespace "
+                         f"aside), so it counts as not answered and scores 0. Write your "
+                         f"implementation into it."), details, False
+        return 0.0, NOT_ANSWERED, details, False
+    if len(code) > MAX_CODE_CHARS:
+        details["too_long"] = True
+        details["rubric_missing"] = [{"check": r.check, "description": r.label,
+                                      "weight": r.weight, "reason": "the code was too long to grade"}
+                                     for r in item.rubric]
+        return 0.0, f"The code was not graded: {too_long_message(len(code))}.", details, True
+    analysis = analyze_code(code, [r.check for r in item.rubric])
+    if not analysis.parsed:
+        details["syntax_error"] = {"line": analysis.error_line, "message": analysis.error}
+        details["rubric_missing"] = [{"check": r.check, "description": r.label,
+                                      "weight": r.weight, "reason": "the code was not parsed"}
+                                     for r in item.rubric]
+        reason = analysis.error.rstrip(".?! ")
+        return 0.0, (f"The code could not be graded: {reason}. Fix it and resubmit; the rubric is "
+                     f"checked only on code that parses (it is never run)."), details, True
+    details["parsed"] = True
+    total = math.fsum(r.weight for r in item.rubric)
+    earned = 0.0
+    for r in item.rubric:
+        res = analysis.checks[r.check]
+        entry = {"check": r.check, "description": r.label, "weight": r.weight}
+        if res.found:
+            earned += r.weight
+            details["rubric_found"].append(entry | {"evidence": res.detail})
+        else:
+            details["rubric_missing"].append(entry | {"reason": res.detail})
+    score = earned / total
+    fb = [f"Structural rubric (the code is read, never run): {len(details['rubric_found'])} of "
+          f"{len(item.rubric)} items found, {earned:g} of {total:g} weight."]
+    if details["rubric_found"]:
+        fb.append("Found: " + "; ".join(e["description"] for e in details["rubric_found"]) + ".")
+    if details["rubric_missing"]:
+        fb.append("Missing: " + "; ".join(f"{e['description']} — {e['reason']}"
+                                          for e in details["rubric_missing"]) + ".")
+    return score, " ".join(fb), details, True
+
+
+def grade_coding(item: CodingItem, answer: Any, *, run_code: bool = False,
+                 limits: SandboxLimits = DEFAULT_LIMITS):
+    """Grade a coding item. An item with ``tests`` is run against the reference when
+    ``run_code`` is True (score: the share of tests passed); otherwise, and for items without
+    ``tests``, the structural rubric is read from the syntax tree and the code is never run."""
+    if not item.tests or not run_code:
+        score, feedback, details, answered = grade_structure(item, answer)
+        if item.tests and answered and details.get("parsed"):
+            feedback = (f"Not run: {NOT_RUN_REASON} The score is the structural rubric's. "
+                        + feedback)
+        details["not_run_reason"] = NOT_RUN_REASON if item.tests else None
+        details["tests"] = []
+        return score, feedback, details, answered
+    code = answer or ""
+    if answer is not None and not isinstance(answer, str):
+        raise type_error(item.id, "code as text (a string)", answer)
+    if not code.strip() or same_as_template(code, item.template) or len(code) > MAX_CODE_CHARS:
+        score, feedback, details, answered = grade_structure(item, answer)
+        details["tests"], details["not_run_reason"] = [], None
+        return score, feedback, details, answered
+    report = run_coding_tests(code, execute=True, limits=limits)
+    tests = [{"name": t.name, "title": t.title, "status": t.status, "message": t.message}
+             for t in report.tests]
+    n = len(report.tests)
+    details: dict[str, Any] = {
+        "parsed": True, "syntax_error": None, "rubric_found": [], "rubric_missing": [],
+        "time_limit_minutes": item.time_limit_minutes, "executed": True,
+        "unchanged_template": False, "too_long": False, "tests": tests, "not_run_reason": None,
+        "sandbox_message": report.sandbox.message if report.sandbox is not None else None,
+    }
+    fb = [f"Your functions were run against a reference on {len(CASES)} random seeds and "
+          f"shapes: {report.n_passed} of {n} tests passed."]
+    if details["sandbox_message"]:
+        fb.append(details["sandbox_message"])
+    failed = report.failed
+    if failed:
+        fb.append("Failed: " + "; ".join(f"{t.title} — {t.message}" for t in failed) + ".")
+    return report.score, " ".join(fb), details, True
+
+
+NOT_RUN_REASON = ("running learner code is switched off on this deployment (it is on when the "
+                  "app runs on your own machine, and an instructor can turn it on for a hosted "
+                  "copy), so your code was read, not run.")

@@ -21,8 +21,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from core.assessment_code import CHECK_DESCRIPTIONS, CHECKS
-from core.assessment_text import expand_pattern, phrase_stems
+from core.assessment.interface import INTERFACE_DOC, TEMPLATE
+from core.assessment.structure import CHECK_DESCRIPTIONS, CHECKS
+from core.assessment.text import expand_pattern, phrase_stems
 
 __all__ = [
     "ItemType", "Objective", "Category", "OBJECTIVES", "CATEGORIES", "ITEM_TYPES",
@@ -91,7 +92,7 @@ def _check_patterns(value: tuple[str, ...], what: str) -> tuple[str, ...]:
 class Claim(_Model):
     """What an answer must say (or, under ``contradictions``, must not say): a subject and what
     is said of it, found when a phrasing of each occurs in the same clause (see
-    :func:`core.assessment_text.analyse_claims`). Without ``subject`` the predicate alone is
+    :func:`core.assessment.text.analyse_claims`). Without ``subject`` the predicate alone is
     enough. Phrasings may use ``{a|b}`` alternatives and ``...`` for a gap of a few words."""
 
     subject: Annotated[tuple[Pattern, ...], Field(max_length=60)] = ()
@@ -148,7 +149,7 @@ class Concept(_Model):
 
 
 class RubricCheck(_Model):
-    """A coding rubric entry: one of the structural checks of :mod:`core.assessment_code`."""
+    """A coding rubric entry: one of the structural checks of :mod:`core.assessment.structure`."""
 
     check: str
     weight: Weight = 1.0
@@ -302,10 +303,14 @@ class EssayItem(_ItemBase):
 
 
 class CodingItem(_ItemBase):
-    """Code graded by a structural rubric on its syntax tree. Never executed."""
+    """Code graded by running it against a reference (``tests``, when the deployment allows
+    running learner code) or, otherwise, by a structural rubric on its syntax tree."""
 
     type: Literal["coding"]
     template: Annotated[str, StringConstraints(max_length=20_000)] = ""
+    #: The test suite the code is run against (:mod:`core.assessment.coding`); ``None``: the
+    #: code is only ever read. With a suite, an empty ``template`` is the suite's template.
+    tests: Literal["transformer_functions"] | None = None
     rubric: Annotated[tuple[RubricCheck, ...], Field(min_length=1, max_length=len(CHECKS))]
     time_limit_minutes: Annotated[int, Field(strict=True, ge=1, le=600)] | None = None  # advisory
     rubric_summary: LongText | None = None
@@ -318,9 +323,17 @@ class CodingItem(_ItemBase):
             raise _custom("duplicate_check", f"the check {dup!r} appears twice")
         return value
 
+    @model_validator(mode="after")
+    def _suite_template(self) -> "CodingItem":
+        if self.tests and not self.template.strip():
+            object.__setattr__(self, "template", TEMPLATE)
+        return self
+
     def public(self) -> dict[str, Any]:
         return _public_base(self) | {"template": self.template,
-                                     "time_limit_minutes": self.time_limit_minutes}
+                                     "time_limit_minutes": self.time_limit_minutes,
+                                     "tests": self.tests,
+                                     "interface": INTERFACE_DOC if self.tests else None}
 
 
 def _public_base(item: _ItemBase) -> dict[str, Any]:

@@ -10,7 +10,7 @@ Order of defences, cheapest first:
    once every alias is expanded are counted, so a billion-laughs file is refused after reading a few
    lines and never expanded; duplicate keys and multi-document files are refused;
 4. only then is the text loaded with ``yaml.safe_load``;
-5. the result is validated by the pydantic schema (:mod:`core.assessment_schema`), whose errors are
+5. the result is validated by the pydantic schema (:mod:`core.assessment.schema`), whose errors are
    rewritten into sentences naming the file, the item id and the field.
 """
 
@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from core.assessment_schema import ITEM_MODELS, ITEM_TYPES, Bank
+from core.assessment.schema import ITEM_MODELS, ITEM_TYPES, Bank
 from core.validators import ValidationError
 
 __all__ = ["load_bank", "MAX_BANK_BYTES", "MAX_YAML_NODES", "MAX_YAML_ALIASES", "MAX_YAML_DEPTH"]
@@ -372,7 +372,7 @@ def _schema_error(name: str, exc: PydanticValidationError, raw: Any) -> Validati
 
 # --- the loader ------------------------------------------------------------------------------
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _display_name(path: Path) -> str:
@@ -411,3 +411,38 @@ def load_bank(path: str | Path) -> Bank:
         raise _schema_error(name, exc, raw) from None
     bank._source = name
     return bank
+
+
+#: The folder of the shipped banks (``assessments/`` at the repository root).
+BANK_DIR = _REPO_ROOT / "assessments"
+#: Bank ids of the three in-page checkpoints (LO1, LO2, LO3) and of the final assessment.
+CHECKPOINT_IDS: tuple[str, ...] = ("checkpoint_1", "checkpoint_2", "checkpoint_3")
+SUMMATIVE_ID = "summative"
+
+
+def bank_path(bank_id: str) -> Path:
+    """``assessments/<bank_id>.yaml`` of the shipped banks."""
+    if not isinstance(bank_id, str) or not bank_id.replace("_", "").isalnum():
+        raise ValidationError(f"Unknown question bank {bank_id!r}.")
+    return BANK_DIR / f"{bank_id}.yaml"
+
+
+def load_banks(directory: str | Path = BANK_DIR) -> dict[str, Bank]:
+    """Every ``*.yaml`` bank in ``directory`` by bank id; bank ids and item ids must be unique
+    across the banks. Raises :class:`ValidationError` on the first broken bank (pages that must
+    keep working when one bank is broken load banks one by one with :func:`load_bank`)."""
+    banks: dict[str, Bank] = {}
+    owner: dict[str, str] = {}
+    for path in sorted(Path(directory).glob("*.yaml")):
+        bank = load_bank(path)
+        if bank.id in banks:
+            raise ValidationError(f"Question bank '{bank.source}': the bank id '{bank.id}' is also "
+                                  f"used by '{banks[bank.id].source}'.")
+        for item_id in bank.item_ids:
+            if item_id in owner:
+                raise ValidationError(f"Question bank '{bank.source}': item '{item_id}', field 'id': the "
+                                      f"id is also used in bank '{owner[item_id]}'; ids must be "
+                                      f"unique across banks.")
+            owner[item_id] = bank.id
+        banks[bank.id] = bank
+    return banks
