@@ -1,4 +1,6 @@
-"""Streamlit side of the assessment: checkpoint blocks, answer widgets, results, progress.
+"""Streamlit side of the assessment: one flow for the checkpoints and the final assessment
+(answer → [review →] result → try again), its widget keys built in one place (:class:`FlowKeys`),
+answer widgets, results and progress.
 
 Grading lives in ``core.assessment``; this module only collects answers, calls ``grade`` and
 shows what comes back. Questions are rendered from ``public_view`` (no answer key); learner text
@@ -7,9 +9,13 @@ is only ever shown as plain text (``st.text`` / ``st.code``), never as Markdown 
 
 from __future__ import annotations
 
+import os
 import random
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from core.assessment import (
@@ -18,14 +24,20 @@ from core.assessment import (
     MAX_CODE_CHARS,
     MAX_ESSAY_CHARS,
     SUMMATIVE_ID,
+    ExecutionPolicy,
     bank_path,
+    code_execution,
     escape_markdown,
     grade,
     load_bank,
     public_view,
+    report_markdown,
 )
 from core.assessment.structure import same_as_template
+from core.lesson import LESSON
 from core.validators import ValidationError
+from ui import charts
+from ui.layout import chart_with_table
 
 PROGRESS_KEY = "lab_progress"  # bank id → {"score": float, "passed": bool, "attempts": int}
 CHECKPOINT_PAGES = {"checkpoint_1": "Architecture", "checkpoint_2": "Residual stream",
@@ -89,6 +101,69 @@ def progress_panel() -> None:
     st.markdown("\n".join(lines))
 
 
+# -- keys and policy -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FlowKeys:
+    """Every ``st.session_state`` key of one bank's flow. Tests import this instead of spelling
+    keys by hand."""
+
+    bank_id: str
+
+    @property
+    def attempt(self) -> str:
+        return f"asmt_{self.bank_id}_attempt"
+
+    @property
+    def stage(self) -> str:
+        return f"asmt_{self.bank_id}_stage"
+
+    @property
+    def answers(self) -> str:
+        return f"asmt_{self.bank_id}_answers"
+
+    @property
+    def result(self) -> str:
+        return f"asmt_{self.bank_id}_result"
+
+    @property
+    def error(self) -> str:
+        return f"asmt_{self.bank_id}_error"
+
+    def prefix(self, attempt: int) -> str:
+        return f"asmt_{self.bank_id}_{attempt}_"
+
+    def item(self, attempt: int, item_id: str) -> str:
+        """The widget key of an item's answer (multiple-select boxes add ``__<j>``)."""
+        return f"{self.prefix(attempt)}{item_id}"
+
+    def box(self, attempt: int, item_id: str, j: int) -> str:
+        return f"{self.item(attempt, item_id)}__{j}"
+
+
+def current_attempt(bank_id: str) -> int:
+    return st.session_state.get(FlowKeys(bank_id).attempt, 0)
+
+
+def _setting() -> Any:
+    """The instructor's run-code setting: ``LAB_RUN_CODE`` or ``run_code`` in secrets.toml."""
+    env = os.environ.get("LAB_RUN_CODE")
+    if env is not None:
+        return env
+    try:
+        return st.secrets.get("run_code")
+    except Exception:  # noqa: BLE001 - no secrets file, or one that does not parse
+        return None
+
+
+def execution_policy() -> ExecutionPolicy:
+    """Whether learner code runs for this request (localhost by default; hosted: instructor)."""
+    try:
+        host = st.context.headers.get("host")
+    except Exception:  # noqa: BLE001 - no request context (e.g. a test harness)
+        host = None
+    return code_execution(host, _setting())
+
+
 # -- answering ------------------------------------------------------------------------------------
 def display_options(item: dict[str, Any]) -> list[str]:
     """Options in a stable shuffled order per item (the bank's order may start with the key)."""
@@ -110,8 +185,14 @@ def question_markdown(n: int, item: dict[str, Any]) -> str:
     return f"**Question {n}** ({pts}, {item['objective']})\n\n{prompt}"
 
 
-def answer_widgets(item: dict[str, Any], n: int, key: str,
-                   initial: Any = None) -> None:
+def code_box_label(n: int, item: dict[str, Any], policy: ExecutionPolicy) -> str:
+    if item.get("tests") and policy.enabled:
+        return f"Your code for question {n} (run in a sandbox when you submit)"
+    return f"Your code for question {n} (read, not run)"
+
+
+def answer_widgets(item: dict[str, Any], n: int, key: str, initial: Any = None,
+                   policy: ExecutionPolicy | None = None) -> None:
     """Widgets for one item; their values live in ``st.session_state`` under ``key``-prefixed keys.
 
     ``initial`` (a previous answer) pre-fills widgets that are not in session state yet.
@@ -139,14 +220,21 @@ def answer_widgets(item: dict[str, Any], n: int, key: str,
                      help=f"Write in full sentences; a list of keywords is capped. At most "
                           f"{MAX_ESSAY_CHARS:,} characters.")
     elif kind == "coding":
+        policy = policy or execution_policy()
         if key not in ss:
             ss[key] = initial if initial else item.get("template", "")
+        if item.get("interface"):
+            with st.expander("The interface to implement", expanded=True):
+                st.markdown(item["interface"])
+            st.caption(policy.reason)
+            if policy.problem:
+                st.warning(policy.problem)
         limit = item.get("time_limit_minutes")
         if limit:
             st.caption(f"Suggested time: about {limit} minutes. This is advisory only: there "
                        f"is no timer and nothing is cut off.")
-        st.text_area(f"Your code for question {n} (it is read, never run)", key=key,
-                     height=360, max_chars=MAX_CODE_CHARS,
+        st.text_area(code_box_label(n, item, policy), key=key, height=360,
+                     max_chars=MAX_CODE_CHARS,
                      help=f"At most {MAX_CODE_CHARS:,} characters (longer code is not graded). "
                           f"The template alone counts as not answered.")
 
@@ -183,12 +271,16 @@ def show_item_result(item: dict[str, Any], n: int, result: Any) -> None:
     details = result.details if isinstance(result.details, dict) else {}
     is_essay = item.get("type") == "essay" and "concepts_found" in details
     estimate = " (automatic estimate)" if is_essay and result.answered else ""
-    st.markdown(f"**Question {n}: {result.score:.0%}{estimate} ({result.earned:g} of "
+    not_run = (" (not run: graded on structure)" if item.get("tests") and result.answered
+               and not details.get("executed") else "")
+    st.markdown(f"**Question {n}: {result.score:.0%}{estimate}{not_run} ({result.earned:g} of "
                 f"{result.points:g} points), {verdict}.**")
     st.markdown(escape_markdown(result.feedback))
     if is_essay and result.answered:
         essay_claims(details)
-    options = result.details.get("options") if isinstance(result.details, dict) else None
+    if item.get("type") == "coding" and result.answered:
+        coding_results(details)
+    options = details.get("options")
     if options:
         lines = []
         for opt in options:
@@ -202,6 +294,29 @@ def show_item_result(item: dict[str, Any], n: int, result: Any) -> None:
     if result.explanation:
         label = "**Model answer.** " if is_essay else ""
         st.info(label + escape_markdown(result.explanation), icon="💡")
+
+
+def coding_results(details: dict[str, Any]) -> None:
+    """Each test with its result (run), or each structural check (not run), as a table."""
+    tests = details.get("tests") or []
+    if details.get("executed") and tests:
+        mark = {"passed": "✅ passed", "failed": "❌ failed", "not run": "➖ not run"}
+        rows = [{"test": t["title"], "result": mark.get(t["status"], t["status"]),
+                 "what was checked, or expected and what came back": t["message"]}
+                for t in tests]
+        st.markdown(f"**Tests run in a sandbox: {sum(t['status'] == 'passed' for t in tests)} "
+                    f"of {len(tests)} passed**")
+        st.table(pd.DataFrame(rows))
+        return
+    rows = [{"rubric item": x["description"], "status": "✅ found",
+             "evidence or reason": x.get("evidence", "")} for x in details.get("rubric_found", [])]
+    rows += [{"rubric item": x["description"], "status": "❌ missing",
+              "evidence or reason": x.get("reason", "")} for x in details.get("rubric_missing", [])]
+    if rows:
+        title = ("**Not run: the structure of your code, read as a syntax tree**"
+                 if details.get("not_run_reason") else "**Structural rubric (the code is read)**")
+        st.markdown(title)
+        st.table(pd.DataFrame(rows))
 
 
 def essay_claims(details: dict[str, Any]) -> None:
@@ -230,33 +345,90 @@ def grading_rules() -> None:
         st.markdown(GRADING_RULES_MARKDOWN)
 
 
-# -- checkpoint block ----------------------------------------------------------------------------
+# -- the flow (checkpoints and the final assessment) ----------------------------------------------
+def _items(bank_id: str) -> list[dict[str, Any]]:
+    return public_view(cached_bank(bank_id))["items"]
+
+
+def _collect(bank_id: str, attempt: int) -> dict[str, Any]:
+    k = FlowKeys(bank_id)
+    answers = {item["id"]: collect_answer(item, k.item(attempt, item["id"]))
+               for item in _items(bank_id)}
+    st.session_state[k.answers] = answers
+    return answers
+
+
+def _on_review(bank_id: str, attempt: int) -> None:
+    _collect(bank_id, attempt)
+    st.session_state[FlowKeys(bank_id).stage] = "review"
+
+
+def _on_edit(bank_id: str) -> None:
+    st.session_state[FlowKeys(bank_id).stage] = "answer"
+
+
+def _on_submit(bank_id: str, attempt: int, run_code: bool, from_widgets: bool) -> None:
+    """Grade before the rerun, so the page and the sidebar already show the result."""
+    ss, k = st.session_state, FlowKeys(bank_id)
+    answers = _collect(bank_id, attempt) if from_widgets else ss.get(k.answers, {})
+    try:
+        result = grade(cached_bank(bank_id), answers, run_code=run_code)
+    except ValidationError as err:
+        ss[k.error] = str(err)
+        return
+    ss[k.error] = None
+    ss[k.result] = result
+    ss[k.stage] = "result"
+    record(bank_id, result.score, result.passed)
+
+
+def _on_retry(bank_id: str, attempt: int) -> None:
+    ss, k = st.session_state, FlowKeys(bank_id)
+    clear_answers(_items(bank_id), k.prefix(attempt))
+    ss[k.attempt] = attempt + 1
+    ss[k.answers] = {}
+    ss[k.stage] = "answer"
+    ss.pop(k.result, None)
+    ss.pop(k.error, None)
+
+
+def _answer_form(bank_id: str, view: dict[str, Any], attempt: int, policy: ExecutionPolicy,
+                 submit_label: str, on_click, args: tuple) -> None:
+    k = FlowKeys(bank_id)
+    answers = st.session_state.get(k.answers, {})
+    with st.form(f"form_{bank_id}_{attempt}"):
+        for n, item in enumerate(view["items"], start=1):
+            answer_widgets(item, n, k.item(attempt, item["id"]), initial=answers.get(item["id"]),
+                           policy=policy)
+            st.divider()
+        st.form_submit_button(submit_label, type="primary", on_click=on_click, args=args)
+
+
+def _show_error(bank_id: str) -> None:
+    error = st.session_state.get(FlowKeys(bank_id).error)
+    if error:
+        st.error(f"Your answers could not be graded: {error}")
+
+
 def checkpoint(bank_id: str) -> None:
     """The checkpoint at the end of a lesson page: answer, submit, score, explanations, retry."""
-    ss = st.session_state
+    ss, k = st.session_state, FlowKeys(bank_id)
     bank = load_bank_or_error(bank_id)
     if bank is None:
         return
     view = public_view(bank)
-    attempt = ss.setdefault(f"cp_attempt_{bank_id}", 0)
-    prefix = f"cp_{bank_id}_{attempt}_"
-    result_key = f"cp_result_{bank_id}"
+    attempt = ss.setdefault(k.attempt, 0)
+    policy = execution_policy()
     st.header(view["title"], divider="gray")
     if view.get("intro"):
         st.markdown(escape_markdown(view["intro"]))
-    st.caption(f"Pass mark {view['passing_threshold']:.0%}. Your answers stay on this page "
-               f"until you try again.")
+    st.caption(f"Pass mark {view['passing_threshold']:.0%}. Your submitted answers stay on this "
+               f"page until you try again.")
     grading_rules()
-    with st.form(f"form_{bank_id}_{attempt}"):
-        for n, item in enumerate(view["items"], start=1):
-            answer_widgets(item, n, f"{prefix}{item['id']}")
-            st.divider()
-        st.form_submit_button("Submit answers", type="primary", on_click=_submit_checkpoint,
-                              args=(bank_id, prefix))
-    error = ss.get(f"cp_error_{bank_id}")
-    if error:
-        st.error(f"Your answers could not be graded: {error}")
-    result = ss.get(result_key)
+    _answer_form(bank_id, view, attempt, policy, "Submit answers", _on_submit,
+                 (bank_id, attempt, policy.enabled, True))
+    _show_error(bank_id)
+    result = ss.get(k.result)
     if result is None:
         return
     verdict = "Passed" if result.passed else "Not passed yet"
@@ -265,33 +437,110 @@ def checkpoint(bank_id: str) -> None:
         f"{result.total_points:g} points; pass mark {result.passing_threshold:.0%}). "
         f"{escape_markdown(result.verdict)}")
     for n, item in enumerate(view["items"], start=1):
-        with st.expander(f"Question {n}: {result.items[item['id']].score:.0%}",
-                         expanded=result.items[item['id']].score < 1):
-            show_item_result(item, n, result.items[item["id"]])
-    st.button("Try again", key=f"retry_{bank_id}", on_click=_retry_checkpoint,
-              args=(bank_id, prefix),
+        r = result.items[item["id"]]
+        with st.expander(f"Question {n}: {r.score:.0%}", expanded=r.score < 1):
+            show_item_result(item, n, r)
+    st.button("Try again", key=f"retry_{bank_id}", on_click=_on_retry, args=(bank_id, attempt),
               help="Clears your answers for a fresh attempt; your best score is kept.")
 
 
-def _submit_checkpoint(bank_id: str, prefix: str) -> None:
-    """Form callback: grade before the rerun, so the page and the sidebar show the result."""
-    ss = st.session_state
-    bank = cached_bank(bank_id)
-    view = public_view(bank)
-    responses = {item["id"]: collect_answer(item, f"{prefix}{item['id']}")
-                 for item in view["items"]}
-    try:
-        result = grade(bank, responses)
-    except ValidationError as err:
-        ss[f"cp_error_{bank_id}"] = str(err)
+def final_assessment(bank_id: str = SUMMATIVE_ID) -> None:
+    """The final assessment: answer every question, review, submit, then the graded report."""
+    ss, k = st.session_state, FlowKeys(bank_id)
+    bank = load_bank_or_error(bank_id)
+    if bank is None:
         return
-    ss[f"cp_error_{bank_id}"] = None
-    ss[f"cp_result_{bank_id}"] = result
-    record(bank_id, result.score, result.passed)
+    view = public_view(bank)
+    items = view["items"]
+    attempt = ss.setdefault(k.attempt, 0)
+    stage = ss.setdefault(k.stage, "answer")
+    policy = execution_policy()
+    st.markdown(
+        f"{escape_markdown(view.get('intro') or '')}\n\n"
+        f"{len(items)} questions, {view['total_points']:g} points in all; pass mark "
+        f"**{view['passing_threshold']:.0%}**. Answer, review your answers, then submit. Nothing is "
+        "timed: the suggested time on the coding question is only a guide."
+    )
+    grading_rules()
+    if stage == "answer":
+        _answer_form(bank_id, view, attempt, policy, "Review my answers", _on_review,
+                     (bank_id, attempt))
+    elif stage == "review":
+        _review(bank_id, items)
+        _show_error(bank_id)
+        c1, c2 = st.columns(2)
+        c1.button("Edit my answers", key=f"edit_{bank_id}", on_click=_on_edit, args=(bank_id,))
+        c2.button("Submit final answers", type="primary", key=f"submit_{bank_id}",
+                  on_click=_on_submit, args=(bank_id, attempt, policy.enabled, False))
+    else:
+        result = ss.get(k.result)
+        if result is None:  # cannot happen through the buttons; recover quietly
+            ss[k.stage] = "answer"
+            st.button("Start the assessment", on_click=_on_edit, args=(bank_id,))
+            return
+        _final_result(bank, items, result)
+        st.button("Retake the assessment", key=f"retry_{bank_id}", on_click=_on_retry,
+                  args=(bank_id, attempt))
 
 
-def _retry_checkpoint(bank_id: str, prefix: str) -> None:
-    ss = st.session_state
-    clear_answers(public_view(cached_bank(bank_id))["items"], prefix)
-    ss[f"cp_attempt_{bank_id}"] = ss.get(f"cp_attempt_{bank_id}", 0) + 1
-    ss.pop(f"cp_result_{bank_id}", None)
+def _review(bank_id: str, items: list[dict[str, Any]]) -> None:
+    answers = st.session_state.get(FlowKeys(bank_id).answers, {})
+    st.header("Review your answers", divider="gray")
+    st.markdown("Check each answer before you submit. Submitting grades everything at once; "
+                "you can retake the assessment afterwards.")
+    unanswered = [n for n, item in enumerate(items, start=1) if not answers.get(item["id"])]
+    if unanswered:
+        st.warning("Not answered yet: " + ", ".join(f"question {n}" for n in unanswered)
+                   + ". Unanswered questions score 0.")
+    for n, item in enumerate(items, start=1):
+        prompt = " ".join(item["prompt"].split())  # one line: the review shows the gist
+        short = prompt if len(prompt) <= 160 else prompt[:159].rsplit(" ", 1)[0] + " …"
+        st.markdown(f"**Question {n}:** {escape_markdown(short)}")
+        answer = answers.get(item["id"])
+        if not answer:
+            st.text("(no answer)")
+        elif isinstance(answer, list):
+            st.text("\n".join(f"☑ {a}" for a in answer))
+        elif item["type"] == "coding":
+            st.code(answer, language=None)
+        else:
+            st.text(str(answer))
+            if item["type"] == "essay":
+                st.caption(f"{len(str(answer).split())} words (minimum {item['min_words']}).")
+
+
+def _final_result(bank, items: list[dict[str, Any]], result) -> None:
+    objective_text = {o.id: o.text for o in LESSON.objectives}
+    st.header("Your result", divider="gray")
+    (st.success if result.passed else st.warning)(
+        f"**{'Passed' if result.passed else 'Not passed'}: {result.score:.0%}** "
+        f"({result.earned_points:g} of {result.total_points:g} points; pass mark "
+        f"{result.passing_threshold:.0%}). **{escape_markdown(result.verdict)}**")
+
+    def pct(x):
+        return "no questions" if x is None else f"{x:.0%}"
+
+    m = st.columns(4)
+    m[0].metric("Overall score", pct(result.score))
+    m[1].metric("Implementation", pct(result.implementation_score))
+    m[2].metric("Conceptual", pct(result.conceptual_score))
+    m[3].metric("Production readiness", pct(result.production_readiness))
+    chart, table = charts.mastery_chart(result.objective_mastery, result.passing_threshold,
+                                        objective_text)
+    chart_with_table(chart, table, table_label="mastery per objective", expanded=True)
+    if result.improvement_areas:
+        st.subheader("Focus areas" if not result.passed else "Worth another look")
+        st.markdown("\n".join(f"- {escape_markdown(a)}" for a in result.improvement_areas))
+    st.subheader("Question by question")
+    for n, item in enumerate(items, start=1):
+        r = result.items[item["id"]]
+        with st.expander(f"Question {n}: {r.score:.0%} ({r.earned:g} of {r.points:g} points)",
+                         expanded=r.score < 1):
+            show_item_result(item, n, r)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
+    d1, d2 = st.columns(2)
+    d1.download_button("Download the report (Markdown)", report_markdown(bank, result),
+                       file_name=f"transformer-lab-assessment-{stamp}.md", mime="text/markdown")
+    d2.download_button("Download the result (JSON)", result.to_json(),
+                       file_name=f"transformer-lab-assessment-{stamp}.json",
+                       mime="application/json")

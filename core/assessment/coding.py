@@ -423,7 +423,8 @@ def _evaluate(prepared: list[_Prepared], outputs: Sequence[CallOutput]) -> list[
     return results
 
 
-INTERFACE_CHECKS = tuple(c for c in CHECKS if c.startswith("defines_")) + ("causal_softmax",)
+INTERFACE_CHECKS = tuple(c for c in CHECKS if c.startswith("defines_")) + (
+    "causal_softmax", "heads_read_same_input")
 
 
 def _not_run(reason: str, code: str) -> CodingReport:
@@ -484,7 +485,7 @@ def grade_structure(item: CodingItem, answer: Any):
                                      for r in item.rubric]
         reason = analysis.error.rstrip(".?! ")
         return 0.0, (f"The code could not be graded: {reason}. Fix it and resubmit; the rubric is "
-                     f"checked only on code that parses (it is never run)."), details, True
+                     f"checked only on code that parses (it is read, not run)."), details, True
     details["parsed"] = True
     total = math.fsum(r.weight for r in item.rubric)
     earned = 0.0
@@ -497,7 +498,7 @@ def grade_structure(item: CodingItem, answer: Any):
         else:
             details["rubric_missing"].append(entry | {"reason": res.detail})
     score = earned / total
-    fb = [f"Structural rubric (the code is read, never run): {len(details['rubric_found'])} of "
+    fb = [f"Structural rubric (the code is read, not run): {len(details['rubric_found'])} of "
           f"{len(item.rubric)} items found, {earned:g} of {total:g} weight."]
     if details["rubric_found"]:
         fb.append("Found: " + "; ".join(e["description"] for e in details["rubric_found"]) + ".")

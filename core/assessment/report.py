@@ -134,14 +134,20 @@ ordinary connecting words, heavy repetition, or mostly rubric terms) is capped a
 {KEYWORD_LIST_CAP:.0%}, and the feedback says why.
 Only the first {MAX_ESSAY_WORDS:,} words are graded.
 
-**Code.** Your code is **never run**; it is read as a syntax tree. Code that does not parse
-scores 0 and you are shown the line of the syntax error. Otherwise each rubric item found earns
-its weight: an `nn.Module` subclass; `__init__` that builds the components;
-`forward(self, input_ids, return_analysis=False)`; residual-stream tracking; per-head attention;
-QK/OV circuit methods; an information-flow (path decomposition) method. The feedback lists each
-item as found (with its line) or missing (with the reason). The starting template, unchanged,
-counts as not answered and scores 0. Code longer than {MAX_CODE_CHARS:,} characters is not graded
-(the answer box stops there). The time limit is advisory only.
+**Code.** Where this copy of the app runs code (on by default when it runs on your own
+machine; on a hosted copy only when the instructor turns it on), your functions are **run** in a
+separate process with limits on time, memory and output, without network access, and compared
+with a reference on several random seeds and shapes. The score is the share of tests passed;
+each test is listed as passed, or as failed with what was expected and what came back. Some tests
+check properties a reading cannot see: reordering a layer's heads changes nothing (every head
+reads the same input), the QK and OV circuits are not swapped or transposed, and the
+decomposition adds up to the final stream. Where code is **not run**, the result says so and the
+code is read as a syntax tree instead: each rubric item found earns its weight (each function
+defined, using its inputs and returning a value; a causal mask and a softmax; no loop that feeds
+one head's output to the next head), and code that does not parse scores 0 with the line of the
+syntax error. The starting template, unchanged, counts as not answered and scores 0. Code longer
+than {MAX_CODE_CHARS:,} characters is not graded (the answer box stops there). The suggested time
+is advisory only.
 
 The correct answers and rubrics are shown only after you submit.
 """

@@ -447,8 +447,49 @@ def _interface_check(name: str, params: tuple[str, ...]) -> Callable[[ast.Module
             return CheckResult(False, f"{name} (line {fn.lineno}) has no implementation yet")
         if not _returns_value(fn):
             return CheckResult(False, f"{name} (line {fn.lineno}) never returns a value")
-        return CheckResult(True, f"line {fn.lineno}: def {name}(…) with a body that returns")
+        declared = [a.arg for a in (*args.posonlyargs, *args.args)]
+        read = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        unused = [a for a in declared if a not in read]
+        if unused and args.vararg is None:
+            return CheckResult(False, f"{name} (line {fn.lineno}) never uses "
+                                      f"{', '.join(unused)}, so it cannot compute the result")
+        return CheckResult(True, f"line {fn.lineno}: def {name}(…) uses its inputs and returns")
     return check
+
+
+_WEIGHT_NAME = re.compile(r"^W_?[QKVO]$|head", re.I)
+
+
+def _is_head_loop(loop: ast.For) -> bool:
+    """A loop over heads: its iterable mentions W_Q/W_K/W_V/W_O or a name with "head"."""
+    names = [_dotted(n) for n in ast.walk(loop.iter) if isinstance(n, (ast.Name, ast.Attribute))]
+    return any(_WEIGHT_NAME.search(part) for name in names for part in name.split("."))
+
+
+def _check_same_input(tree: ast.Module) -> CheckResult:
+    """Heads in parallel: no loop over heads adds to a variable that the same loop also reads
+    as the heads' input (the seed's bug: each head reads the stream the previous one wrote)."""
+    written = [fn for name in ("attention_layer", "decompose")
+               if (fn := _top_level_function(tree, name)) is not None
+               and not _is_trivial_body(fn.body)]
+    if not written:
+        return CheckResult(False, "attention_layer and decompose are not implemented yet, so "
+                                  "there is nothing to check")
+    for loop in (n for n in ast.walk(tree) if isinstance(n, ast.For) and _is_head_loop(n)):
+        body = ast.Module(body=loop.body, type_ignores=[])
+        updated = {u.target.id if isinstance(u, ast.AugAssign) and isinstance(u.target, ast.Name)
+                   else u.targets[0].id if isinstance(u, ast.Assign) else None
+                   for u in _additive_updates(body)} - {None}
+        for call in (n for n in ast.walk(body) if isinstance(n, ast.Call)):
+            args = [*call.args, *(k.value for k in call.keywords)]
+            read = {n.id for a in args for n in ast.walk(a) if isinstance(n, ast.Name)}
+            both = sorted(updated & read)
+            if both:
+                return CheckResult(False, f"line {loop.lineno}: inside the loop over heads, "
+                                          f"{both[0]} is both the input of a head and updated "
+                                          f"with its output, so each head reads what the "
+                                          f"previous one wrote (heads must read the same input)")
+    return CheckResult(True, "no loop over heads feeds one head's output to the next")
 
 
 _MASK_CALLS = {"tril", "triu", "masked_fill", "masked_fill_", "where"}
@@ -481,6 +522,7 @@ CHECKS: dict[str, Callable[[ast.Module], CheckResult]] = {
     **{f"defines_{name}": _interface_check(name, params)
        for name, params in INTERFACE_FUNCTIONS.items()},
     "causal_softmax": _check_causal_softmax,
+    "heads_read_same_input": _check_same_input,
 }
 
 #: Default wording of each check, used when a bank's rubric gives none.
@@ -496,6 +538,7 @@ CHECK_DESCRIPTIONS: dict[str, str] = {
     **{f"defines_{name}": f"{name}({', '.join(params)}) defined, with a body that returns"
        for name, params in INTERFACE_FUNCTIONS.items()},
     "causal_softmax": "attention_pattern applies a causal mask and a softmax",
+    "heads_read_same_input": "Heads of a layer all read the same input (no head reads another's output)",
 }
 
 

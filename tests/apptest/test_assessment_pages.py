@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.assessment import bank_path, load_bank
+from ui.assessment_ui import FlowKeys
 from tests.unit.test_assessment_banks import GOOD_CODE, MODEL_ANSWERS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +68,7 @@ def test_checkpoint_answered_right_passes_and_updates_progress(architecture):
     at = architecture
     bank = load_bank(bank_path("checkpoint_1"))
     assert "Checkpoint 1 (Architecture): not attempted" in sidebar_text(at)
-    answer_right(at, bank, "cp_checkpoint_1_0_")
+    answer_right(at, bank, FlowKeys("checkpoint_1").prefix(0))
     at = submit(at, "Submit answers")
     assert not at.exception
     assert any("Passed: 100%" in s.value for s in at.success)
@@ -77,7 +78,7 @@ def test_checkpoint_answered_right_passes_and_updates_progress(architecture):
 def test_checkpoint_answered_wrong_explains_and_allows_retry(architecture):
     at = architecture
     bank = load_bank(bank_path("checkpoint_1"))
-    answer_wrong(at, bank, "cp_checkpoint_1_0_")
+    answer_wrong(at, bank, FlowKeys("checkpoint_1").prefix(0))
     at = submit(at, "Submit answers")
     assert not at.exception
     warning = next(w.value for w in at.warning if "Not passed yet" in w.value)
@@ -90,7 +91,7 @@ def test_checkpoint_answered_wrong_explains_and_allows_retry(architecture):
     at = submit(at, "Try again")
     assert not at.exception
     # Fresh attempt: new, empty widgets.
-    assert at.radio(key=f"cp_checkpoint_1_1_{bank.items[0].id}").value is None
+    assert at.radio(key=FlowKeys("checkpoint_1").item(1, bank.items[0].id)).value is None
 
 
 def test_checkpoint_2_on_the_residual_page():
@@ -98,7 +99,7 @@ def test_checkpoint_2_on_the_residual_page():
     at.switch_page("pages/residual_stream.py")
     at = at.run()
     bank = load_bank(bank_path("checkpoint_2"))
-    answer_right(at, bank, "cp_checkpoint_2_0_")
+    answer_right(at, bank, FlowKeys("checkpoint_2").prefix(0))
     at = submit(at, "Submit answers")
     assert not at.exception
     assert any("Passed: 100%" in s.value for s in at.success)
@@ -117,7 +118,7 @@ def test_final_assessment_with_good_answers_passes(final):
     assert [i.id for i in bank.items] == ["complete_transformer_implementation",
                                           "residual_stream_analysis", "production_scaling",
                                           "qk_ov_circuits"]
-    answer_right(at, bank, "final_0_")
+    answer_right(at, bank, FlowKeys("summative").prefix(0))
     at = submit(at, "Review my answers")
     assert not at.exception
     assert at.header[0].value == "Review your answers"
@@ -136,7 +137,7 @@ def test_final_assessment_with_good_answers_passes(final):
 def test_final_assessment_with_poor_answers_fails_with_focus_areas(final):
     at = final
     bank = load_bank(bank_path("summative"))
-    answer_wrong(at, bank, "final_0_")
+    answer_wrong(at, bank, FlowKeys("summative").prefix(0))
     at = submit(at, "Review my answers")
     at = submit(at, "Submit final answers")
     assert not at.exception
@@ -149,17 +150,17 @@ def test_final_assessment_with_poor_answers_fails_with_focus_areas(final):
     assert "line 1" in " ".join(m.value for m in at.markdown)
     at = submit(at, "Retake the assessment")
     assert not at.exception
-    assert at.text_area(key="final_1_production_scaling").value == ""
+    assert at.text_area(key=FlowKeys("summative").item(1, "production_scaling")).value == ""
 
 
 def test_review_can_go_back_to_edit_without_losing_answers(final):
     at = final
-    at.text_area(key="final_0_qk_ov_circuits").set_value("My draft answer about QK and OV.")
+    at.text_area(key=FlowKeys("summative").item(0, "qk_ov_circuits")).set_value("My draft answer about QK and OV.")
     at = submit(at, "Review my answers")
     assert any("Not answered yet" in w.value for w in at.warning)
     assert "My draft answer about QK and OV." in [t.value for t in at.text]
     at = submit(at, "Edit my answers")
-    assert at.text_area(key="final_0_qk_ov_circuits").value == "My draft answer about QK and OV."
+    assert at.text_area(key=FlowKeys("summative").item(0, "qk_ov_circuits")).value == "My draft answer about QK and OV."
 
 
 def test_broken_bank_shows_a_message_and_the_page_keeps_working(monkeypatch, tmp_path):
@@ -205,7 +206,7 @@ def test_code_box_limit_is_the_grader_limit_and_the_template_is_unanswered(final
     from core.assessment import MAX_CODE_CHARS
 
     at = final
-    key = "final_0_complete_transformer_implementation"
+    key = FlowKeys("summative").item(0, "complete_transformer_implementation")
     assert at.text_area(key=key).proto.max_chars == MAX_CODE_CHARS
     assert any(m.value.startswith("**Question 1** (4 points, LO1)\n\nImplement")
                for m in at.markdown)
@@ -221,11 +222,11 @@ def test_code_box_limit_is_the_grader_limit_and_the_template_is_unanswered(final
 def test_essay_result_shows_model_answer_and_claims_as_an_estimate(architecture):
     at = architecture
     bank = load_bank(bank_path("checkpoint_1"))
-    answer_right(at, bank, "cp_checkpoint_1_0_")
+    answer_right(at, bank, FlowKeys("checkpoint_1").prefix(0))
     negated = ("Leaving them out does not make the logits an exact sum of per-head terms, and "
                "paths through several heads are not products of weight matrices. The MLPs are "
                "not non-linear either, and nothing is lost compared with GPT-2 in any way.")
-    at.text_area(key="cp_checkpoint_1_0_cp1_attention_only").set_value(negated)
+    at.text_area(key=FlowKeys("checkpoint_1").item(0, "cp1_attention_only")).set_value(negated)
     at = submit(at, "Submit answers")
     assert not at.exception
     shown = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
@@ -236,3 +237,58 @@ def test_essay_result_shows_model_answer_and_claims_as_an_estimate(architecture)
     assert any(i.value.startswith("**Model answer.**") and
                item.explanation[:30].replace("*", "") in i.value.replace("\\", "")
                for i in at.info)
+
+
+def _final_with_code(monkeypatch, setting: str | None, code: str) -> AppTest:
+    if setting is None:
+        monkeypatch.delenv("LAB_RUN_CODE", raising=False)
+    else:
+        monkeypatch.setenv("LAB_RUN_CODE", setting)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/assessment.py")
+    at = at.run()
+    key = FlowKeys("summative").item(0, "complete_transformer_implementation")
+    at.text_area(key=key).set_value(code)
+    at = submit(at, "Review my answers")
+    return submit(at, "Submit final answers")
+
+
+def _tables(at: AppTest) -> list:
+    return [t.value for t in at.table]
+
+
+def test_code_runs_when_the_instructor_turns_it_on_and_each_test_is_listed(monkeypatch):
+    from tests.unit.test_coding_tests import SEQUENTIAL
+
+    at = _final_with_code(monkeypatch, "on", SEQUENTIAL)
+    assert not at.exception
+    shown = " ".join(m.value for m in at.markdown)
+    assert "Tests run in a sandbox: 6 of 10 passed" in shown
+    table = next(t for t in _tables(at) if "test" in t.columns)
+    row = table.set_index("test").loc["attention_layer: reordering the heads changes nothing"]
+    assert row["result"] == "❌ failed" and "do all heads read the same x?" in row.iloc[1]
+    assert (table["result"] == "✅ passed").sum() == 6
+    assert "Traceback" not in shown
+    at = submit(at, "Retake the assessment")
+    assert any("Code is run: the instructor turned running code on" in c.value for c in at.caption)
+    assert at.text_area(key=FlowKeys("summative").item(1, "complete_transformer_implementation")
+                        ).label == "Your code for question 1 (run in a sandbox when you submit)"
+
+
+def test_code_is_not_run_on_a_hosted_copy_and_the_result_says_so(monkeypatch):
+    from tests.unit.test_coding_tests import SEQUENTIAL
+
+    at = _final_with_code(monkeypatch, None, SEQUENTIAL)  # AppTest sends no localhost Host
+    assert not at.exception
+    shown = " ".join(m.value for m in at.markdown)
+    assert "(not run: graded on structure)" in shown
+    assert "Not run: the structure of your code" in shown
+    table = next(t for t in _tables(at) if "rubric item" in t.columns)
+    missing = table[table["status"] == "❌ missing"]
+    assert list(missing["rubric item"]) == [
+        "Heads of a layer all read the same input (no head reads another's output)"]
+    assert "Tests run in a sandbox" not in shown
+    at = submit(at, "Retake the assessment")
+    assert any("Code is not run: this is a hosted copy" in c.value for c in at.caption)
+    assert at.text_area(key=FlowKeys("summative").item(1, "complete_transformer_implementation")
+                        ).label == "Your code for question 1 (read, not run)"

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from core.assessment import bank_path, load_bank
+from ui.assessment_ui import FlowKeys
 from core.production import BUNDLED_DIR
 from tests.apptest.test_assessment_pages import answer_right, submit
 
@@ -157,7 +158,7 @@ def test_a_local_learner_can_load_a_folder(monkeypatch, tmp_path):
 
 def test_checkpoint_3_can_be_passed(page):
     bank = load_bank(bank_path("checkpoint_3"))
-    answer_right(page, bank, "cp_checkpoint_3_0_")
+    answer_right(page, bank, FlowKeys("checkpoint_3").prefix(0))
     page = submit(page, "Submit answers")
     assert not page.exception
     assert any("Passed: 100%" in s.value for s in page.success)

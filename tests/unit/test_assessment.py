@@ -16,12 +16,14 @@ from core.assessment import (
     MAX_ESSAY_WORDS,
     GradeResult,
     bank_path,
+    escape_markdown,
     grade,
     grade_item,
     load_bank,
     public_view,
     report_markdown,
 )
+from core.assessment.schema import CodingItem
 from core.validators import ValidationError
 
 # --- a small bank whose totals are easy to compute by hand -----------------------------------
@@ -371,9 +373,37 @@ GOOD_CODE = textwrap.dedent('''
 ''')
 
 
+#: A coding item with the class-based structural rubric (read, never run), defined here so these
+#: tests do not depend on the shipped bank's wording.
+STRUCTURAL_TEMPLATE = textwrap.dedent('''
+    class YourTransformer(nn.Module):
+        def __init__(self, config):
+            super().__init__()
+            # Your implementation here
+            pass
+
+        def forward(self, input_ids, return_analysis=False):
+            # Return logits and optional analysis
+            pass
+
+        def analyze_information_flow(self):
+            # Extract path decomposition
+            pass
+''')
+STRUCTURAL_RUBRIC = [("nn_module_subclass", 1), ("init_method", 1), ("forward_signature", 1),
+                     ("residual_stream_tracking", 2), ("per_head_attention", 2),
+                     ("qk_ov_circuits", 2), ("information_flow_method", 2)]
+
+
 @pytest.fixture(scope="module")
-def coding_item(summative):
-    return summative.item("complete_transformer_implementation")
+def coding_item():
+    return CodingItem.model_validate({
+        "id": "structural_code", "type": "coding", "objective": "LO1",
+        "category": "implementation", "points": 4, "topic": "A transformer class",
+        "prompt": "Implement an interpretable transformer class.", "explanation": "See the lesson.",
+        "template": STRUCTURAL_TEMPLATE, "time_limit_minutes": 45,
+        "rubric": [{"check": c, "weight": w} for c, w in STRUCTURAL_RUBRIC],
+    })
 
 
 def test_complete_code_meets_every_rubric_item(coding_item):
@@ -403,12 +433,12 @@ def test_unchanged_template_is_not_answered_and_scores_zero(coding_item, variant
     assert "template" in r.feedback and "not answered" in r.feedback.lower()
 
 
-def test_unchanged_template_counts_as_unanswered_in_the_totals(summative, coding_item):
-    result = grade(summative, {"complete_transformer_implementation": coding_item.template})
+def test_unchanged_template_counts_as_unanswered_in_the_totals(summative):
+    item = summative.item("complete_transformer_implementation")
+    result = grade(summative, {item.id: item.template}, run_code=True)
     assert result.answered == 0
-    assert result.items["complete_transformer_implementation"].earned == 0.0
-    assert "Complete interpretable transformer implementation: not answered" in \
-        result.improvement_areas
+    assert result.items[item.id].earned == 0.0
+    assert f"{item.label}: not answered" in result.improvement_areas
 
 
 def test_template_with_one_real_change_is_graded(coding_item):
@@ -666,7 +696,12 @@ def test_public_view_has_what_the_form_needs(summative):
     assert items["residual_stream_analysis"]["options"][0] == "Linear additive structure"
     assert items["production_scaling"]["min_words"] == 150
     assert items["complete_transformer_implementation"]["time_limit_minutes"] == 45
-    assert "class YourTransformer(nn.Module)" in items["complete_transformer_implementation"]["template"]
+    coding = items["complete_transformer_implementation"]
+    bank_item = summative.item("complete_transformer_implementation")
+    assert coding["template"] == bank_item.template and coding["tests"] == bank_item.tests
+    from core.assessment.interface import INTERFACE_DOC, TEMPLATE
+    assert coding["interface"] == INTERFACE_DOC and bank_item.template == TEMPLATE
+    assert "rubric" not in coding and "explanation" not in coding  # no key before grading
 
 
 def test_report_shows_scores_and_learner_text_as_plain_text(small):
@@ -685,12 +720,20 @@ def test_report_refuses_a_result_of_another_bank(small, summative):
         report_markdown(summative, grade(small, {}))
 
 
-def test_grading_rules_state_the_formulas():
+def test_grading_rules_describe_what_the_graders_do(summative):
+    """Each rule checked against the grader's behaviour, not against the constant it prints."""
     text = GRADING_RULES_MARKDOWN
-    assert "1/*k*" in text and "1/*w*" in text
-    assert "never run" in text
-    assert f"{KEYWORD_LIST_CAP:.0%}" in text
-    assert "3,000" in text
+    ms = summative.item("residual_stream_analysis")
+    assert "Ticking every box therefore earns 0" in text
+    assert grade_item(ms, [o.text for o in ms.options]).score == 0.0
+    wrong = [o.text for o in ms.options if o.text not in ms.correct]
+    assert len(wrong) == 2 and "one of two wrong ones earns 1 − 1/2 = 0.5" in text
+    assert grade_item(ms, list(ms.correct) + wrong[:1]).score == pytest.approx(0.5)
+    code = summative.item("complete_transformer_implementation")
+    assert "**not run**" in text and "**run**" in text
+    read = grade_item(code, code.template + "\n# started\n", run_code=False)
+    assert read.feedback.startswith("Structural rubric") or "Not run" in read.feedback
+    assert read.details["executed"] is False and read.details["not_run_reason"]
 
 
 def test_result_type(small):
@@ -698,15 +741,16 @@ def test_result_type(small):
 
 
 def test_escape_markdown_keeps_identifiers_literal():
-    from core.assessment import escape_markdown
     assert escape_markdown("__init__ | a*b") == "\\_\\_init\\_\\_ \\| a\\*b"
 
 
-def test_report_escapes_feedback(coding_item, summative):
-    attempt = coding_item.template + "\n# first attempt\n"
-    result = grade(summative, {"complete_transformer_implementation": attempt})
+def test_report_escapes_feedback(summative):
+    item = summative.item("complete_transformer_implementation")
+    result = grade(summative, {item.id: item.template + "\n# first attempt\n"})
+    feedback = result.items[item.id].feedback
+    assert "attention_pattern" in feedback  # the structural feedback names the functions
     md = report_markdown(summative, result)
-    assert "\\_\\_init\\_\\_" in md  # the rubric feedback mentions __init__, escaped
+    assert feedback not in md and escape_markdown(feedback) in md
 
 
 def test_shipped_bank_source_is_relative_to_the_repository(summative):

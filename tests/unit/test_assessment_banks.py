@@ -1,6 +1,5 @@
 """The shipped banks in assessments/: they load, match the spec, and can be answered in full."""
 
-import textwrap
 
 import pytest
 
@@ -14,6 +13,8 @@ from core.assessment import (
     load_bank,
     load_banks,
 )
+from core.assessment.structure import INTERFACE_FUNCTIONS
+from tests.unit.test_coding_tests import CORRECT
 
 
 @pytest.fixture(scope="module")
@@ -64,13 +65,12 @@ def test_summative_is_the_spec_assessment(banks):
     code = bank.item("complete_transformer_implementation")
     assert code.type == "coding" and code.time_limit_minutes == 45
     assert code.category == "implementation"
-    for line in ("class YourTransformer(nn.Module):",
-                 "def forward(self, input_ids, return_analysis=False):",
-                 "def analyze_information_flow(self):"):
-        assert line in code.template
+    assert code.tests == "transformer_functions"
+    for name, params in INTERFACE_FUNCTIONS.items():
+        assert f"def {name}({', '.join(params)}):" in code.template
     assert {r.check for r in code.rubric} == {
-        "nn_module_subclass", "init_method", "forward_signature", "residual_stream_tracking",
-        "per_head_attention", "qk_ov_circuits", "information_flow_method"}
+        *(f"defines_{name}" for name in INTERFACE_FUNCTIONS), "causal_softmax",
+        "heads_read_same_input"}
 
     ms = bank.item("residual_stream_analysis")
     assert ms.type == "multiple_select" and ms.scoring == "partial"
@@ -184,47 +184,14 @@ def test_off_topic_answer_scores_zero(banks, item_id):
     assert grade_item(item, OFF_TOPIC).score == 0.0
 
 
-GOOD_CODE = textwrap.dedent('''
-    class InterpretableTransformer(nn.Module):
-        def __init__(self, config):
-            super().__init__()
-            self.n_head, self.d_head = config.n_head, config.n_embd // config.n_head
-            self.embed = nn.Embedding(config.vocab_size, config.n_embd)
-            self.W_Q = nn.Parameter(torch.randn(config.n_head, self.d_head, config.n_embd))
-            self.W_K = nn.Parameter(torch.randn(config.n_head, self.d_head, config.n_embd))
-            self.W_V = nn.Parameter(torch.randn(config.n_head, self.d_head, config.n_embd))
-            self.W_O = nn.Parameter(torch.randn(config.n_head, config.n_embd, self.d_head))
-            self.unembed = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-
-        def get_qk_circuit(self, h):
-            return self.W_Q[h].T @ self.W_K[h]
-
-        def get_ov_circuit(self, h):
-            return self.W_O[h] @ self.W_V[h]
-
-        def forward(self, input_ids, return_analysis=False):
-            x = self.embed(input_ids)
-            streams = [x]
-            q = torch.einsum("bsd,hkd->bhsk", x, self.W_Q)
-            k = torch.einsum("bsd,hkd->bhsk", x, self.W_K)
-            v = torch.einsum("bsd,hkd->bhsk", x, self.W_V)
-            pattern = torch.softmax(q @ k.transpose(-1, -2) / self.d_head ** 0.5, dim=-1)
-            heads = torch.einsum("bhsk,hdk->bhsd", pattern @ v, self.W_O)
-            x = x + heads.sum(dim=1)
-            streams.append(x)
-            logits = self.unembed(x)
-            if return_analysis:
-                return logits, self.analyze_information_flow(streams, heads)
-            return logits
-
-        def analyze_information_flow(self, streams, heads):
-            return {"direct": streams[0], "heads": heads.unbind(dim=1), "final": streams[-1]}
-''')
+#: A correct answer to the coding item's function interface (also used by the page tests).
+GOOD_CODE = CORRECT
 
 
-def test_good_answers_pass_the_summative(banks):
+@pytest.mark.parametrize("run_code", [False, True], ids=["read", "run"])
+def test_good_answers_pass_the_summative(banks, run_code):
     bank = banks[SUMMATIVE_ID]
-    result = grade(bank, {
+    result = grade(bank, run_code=run_code, responses={
         "complete_transformer_implementation": GOOD_CODE,
         "residual_stream_analysis": ["Linear additive structure",
                                      "High-dimensional representation",
@@ -234,6 +201,7 @@ def test_good_answers_pass_the_summative(banks):
         "qk_ov_circuits": MODEL_ANSWERS["qk_ov_circuits"],
     })
     assert result.score == pytest.approx(1.0) and result.passed
+    assert result.items["complete_transformer_implementation"].details["executed"] is run_code
     assert result.implementation_score == pytest.approx(1.0)
     assert result.conceptual_score == pytest.approx(1.0)
     assert result.production_readiness == pytest.approx(1.0)
@@ -242,17 +210,17 @@ def test_good_answers_pass_the_summative(banks):
 
 def test_poor_answers_fail_the_summative_with_focus_areas(banks):
     bank = banks[SUMMATIVE_ID]
-    # the template with a comment added: an answer, but only the class is there
+    # the template with a comment added: an answer, but no function is implemented
     code = bank.item("complete_transformer_implementation").template + "\n# TODO\n"
     result = grade(bank, {
-        "complete_transformer_implementation": code,                          # 1/11 × 4
+        "complete_transformer_implementation": code,                          # 0 × 4
         "residual_stream_analysis": ["Non-linear transformations",
                                      "Gradient flow improvement"],            # 0 × 2
         "production_scaling": OFF_TOPIC,                                       # 0 × 3
         "qk_ov_circuits": "QK is attention and OV is output.",                 # see below
     })
     # "QK is attention and OV is output." mentions no rubric phrase → 0 × 3
-    assert result.score == pytest.approx((4 / 11) / 12)
+    assert result.answered == 4 and result.score == 0.0
     assert not result.passed
     assert result.verdict == "Additional study recommended"
     areas = result.improvement_areas
