@@ -85,6 +85,10 @@ LESSON = LessonInfo(
 )
 
 
+#: Half length of the lesson's repeated-random-tokens preset (the sidebar's input and the live
+#: quiz items use the same sequence: ``repeated_random_ids(vocab, REPEAT_HALF_LENGTH, 0)``).
+REPEAT_HALF_LENGTH = 20
+
 #: The spec's test sequence (``torch.tensor([[1, 15, 27, 89, 156, 234, 445, 567]])``).
 SPEC_EXAMPLE_IDS: tuple[int, ...] = (1, 15, 27, 89, 156, 234, 445, 567)
 

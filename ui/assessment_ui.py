@@ -200,11 +200,23 @@ def answer_widgets(item: dict[str, Any], n: int, key: str, initial: Any = None,
     ss = st.session_state
     kind = item["type"]
     st.markdown(question_markdown(n, item))
-    if kind == "multiple_choice":
+    if kind in ("multiple_choice", "model_choice"):
         options = display_options(item)
         if key not in ss and initial in options:
             ss[key] = initial
+        if kind == "model_choice":
+            st.caption(f"The answer is computed from the shipped model {item['model']}'s weights "
+                       f"when the question bank loads; you can find it on the lesson's pages.")
         st.radio(f"Answer to question {n} (choose one)", options, index=None, key=key)
+    elif kind == "model_number":
+        if key not in ss and isinstance(initial, (int, float)):
+            ss[key] = float(initial)
+        tol = item.get("tolerance") or 0
+        st.caption(f"The answer is computed from the shipped model {item['model']}'s weights "
+                   f"when the question bank loads"
+                   + (f"; answers within ±{tol:g} count." if tol else "."))
+        st.number_input(f"Answer to question {n} (a number)", value=None, step=1.0,
+                        format="%g", key=key)
     elif kind == "multiple_select":
         st.caption("Tick every statement that is true (several may be).")
         for j, option in enumerate(display_options(item)):

@@ -18,7 +18,7 @@ import streamlit as st
 
 from core.circuits import circuit_view, parameter_breakdown, qk_score_terms
 from core.config import ResourceBudget, TransformerConfig, format_bytes
-from core.lesson import SPEC_EXAMPLE_IDS, repeated_random_ids
+from core.lesson import REPEAT_HALF_LENGTH, SPEC_EXAMPLE_IDS, repeated_random_ids
 from core.model import (
     TRAINED_MODELS,
     InterpretableTransformer,
@@ -34,7 +34,6 @@ from ui.charts import text_label
 
 #: Tokens in one input (heatmaps stay readable).
 MAX_INPUT_TOKENS = 64
-REPEAT_HALF_LENGTH = 20
 
 #: What one learner's model may cost on a shared, hosted machine (Community Cloud: 0.7–2.7 GB).
 #: With the cache sizes below, the interpretable side holds at most

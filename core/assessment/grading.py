@@ -23,10 +23,13 @@ from typing import Any
 from core.assessment.coding import MAX_CODE_CHARS, grade_coding
 from core.assessment.common import NOT_ANSWERED, KeyAccess, clamp01, shown, type_error
 from core.assessment.essay import grade_essay
+from core.assessment.live import answer_key
 from core.assessment.schema import (
     CATEGORIES,
     OBJECTIVES,
     Bank,
+    ModelChoiceItem,
+    ModelNumberItem,
     MultipleChoiceItem,
     MultipleSelectItem,
 )
@@ -202,10 +205,67 @@ def _grade_multiple_select(item: MultipleSelectItem, answer: Any):
     return score, fb, details, True
 
 
+def _grade_model_choice(item: ModelChoiceItem, answer: Any):
+    key = answer_key(item)
+    if answer is not None and not isinstance(answer, str):
+        raise type_error(item.id, "one option's text (a string)", answer)
+    selected = answer if answer not in (None, "") else None
+    if selected is not None and selected not in key.options:
+        raise ValidationError(f"Answer to '{item.id}': {shown(selected)} is not one of its "
+                              f"options.")
+    options = [{"text": o, "selected": o == selected, "correct": o == key.correct,
+                "feedback": ""} for o in key.options]
+    details = {"selected": selected, "correct_answer": key.correct, "options": options,
+               "model": item.model, "evidence": key.evidence}
+    if selected is None:
+        return 0.0, f"{NOT_ANSWERED} The answer is {key.correct}. {key.evidence}", details, False
+    if selected == key.correct:
+        return 1.0, f"Correct. {key.evidence}", details, True
+    return 0.0, f"Not quite: the answer is {key.correct}. {key.evidence}", details, True
+
+
+def _as_number(item_id: str, answer: Any) -> float | None:
+    if answer is None or (isinstance(answer, str) and not answer.strip()):
+        return None
+    if isinstance(answer, bool):
+        raise type_error(item_id, "a number", answer)
+    if isinstance(answer, (int, float)):
+        value = float(answer)
+    elif isinstance(answer, str):
+        try:
+            value = float(answer.strip().replace(",", ""))
+        except ValueError:
+            raise ValidationError(f"Answer to '{item_id}' must be a number such as 12 or 0.5; "
+                                  f"got {shown(answer)}.") from None
+    else:
+        raise type_error(item_id, "a number", answer)
+    if not math.isfinite(value):
+        raise ValidationError(f"Answer to '{item_id}' must be a finite number; got {shown(answer)}.")
+    return value
+
+
+def _grade_model_number(item: ModelNumberItem, answer: Any):
+    key = answer_key(item)
+    value = _as_number(item.id, answer)
+    correct = float(key.correct)
+    details = {"value": value, "correct_answer": key.correct, "tolerance": item.tolerance,
+               "model": item.model, "evidence": key.evidence}
+    if value is None:
+        return 0.0, f"{NOT_ANSWERED} The answer is {key.correct:g}. {key.evidence}", details, False
+    within = abs(value - correct) <= item.tolerance + 1e-12
+    tol = f" (answers within ±{item.tolerance:g} count)" if item.tolerance else ""
+    if within:
+        return 1.0, f"Correct{tol}. {key.evidence}", details, True
+    return 0.0, (f"Not quite: you answered {value:g}; the answer is {key.correct:g}{tol}. "
+                 f"{key.evidence}"), details, True
+
+
 _GRADERS = {
     "multiple_choice": _grade_multiple_choice,
     "multiple_select": _grade_multiple_select,
     "essay": grade_essay,
+    "model_choice": _grade_model_choice,
+    "model_number": _grade_model_number,
     "coding": grade_coding,
 }
 

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
+from core.assessment import live
 from core.assessment.schema import ITEM_MODELS, ITEM_TYPES, Bank
 from core.validators import ValidationError
 
@@ -410,6 +411,12 @@ def load_bank(path: str | Path) -> Bank:
     except PydanticValidationError as exc:
         raise _schema_error(name, exc, raw) from None
     bank._source = name
+    for item in bank.items:  # keys of questions about the live model: computed now
+        if item.type in ("model_choice", "model_number"):
+            try:
+                live.answer_key(item)
+            except ValidationError as err:
+                raise _fail(name, f"item '{item.id}': {err}.") from None
     return bank
 
 

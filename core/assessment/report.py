@@ -69,7 +69,7 @@ def report_markdown(bank: Bank, result: GradeResult) -> str:
         out += [f"### {n}. {r.topic} — {r.score:.0%} ({r.earned:g} of {r.points:g} points)", "",
                 f"*{item.type.replace('_', ' ')} · {item.objective} · {item.category}*", "",
                 item.prompt.strip(), ""]
-        if item.type in ("multiple_choice", "multiple_select"):
+        if item.type in ("multiple_choice", "multiple_select", "model_choice"):
             out += ["| Option | Yours | Correct | Feedback |", "|---|---|---|---|"]
             for o in r.details["options"]:
                 out.append(f"| {_cell(o['text'])} | {'✔' if o['selected'] else ''} | "
@@ -119,6 +119,13 @@ that group's questions only.
 1/*w*, and the result is kept between 0 and 1. Ticking every box therefore earns 0, and all
 correct options plus one of two wrong ones earns 1 − 1/2 = 0.5. A question may instead be marked
 *all or nothing*: full points only for exactly the correct set.
+
+**Questions about the trained models.** Their answers are not typed into the question bank:
+they are computed from the shipped model's weights when the bank loads (which head has the
+highest score on the lesson's preset input, the rank of a head's OV circuit, the token the
+direct path ranks first), so you can find them on the lesson's pages. A choice earns full points
+when it is the computed one; a number when it lies within the stated tolerance (0 unless the
+question says otherwise). The feedback shows the numbers the key came from.
 
 **Essays** (the score is an automatic estimate). Two things are measured and multiplied:
 *length credit* = your words ÷ the minimum (at most 1; you are told how many words are missing)

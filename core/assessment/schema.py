@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    StrictInt,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -21,8 +22,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from core.assessment import live
 from core.assessment.interface import INTERFACE_DOC, TEMPLATE
 from core.assessment.structure import CHECK_DESCRIPTIONS, CHECKS
+from core.validators import ValidationError
 from core.assessment.text import expand_pattern, phrase_stems
 
 __all__ = [
@@ -37,10 +40,12 @@ MAX_ESSAY_WORDS = 3000
 
 Objective = Literal["LO1", "LO2", "LO3"]
 Category = Literal["implementation", "conceptual", "production"]
-ItemType = Literal["multiple_choice", "multiple_select", "essay", "coding"]
+ItemType = Literal["multiple_choice", "multiple_select", "essay", "coding", "model_choice",
+                   "model_number"]
 OBJECTIVES: tuple[str, ...] = ("LO1", "LO2", "LO3")
 CATEGORIES: tuple[str, ...] = ("implementation", "conceptual", "production")
-ITEM_TYPES: tuple[str, ...] = ("multiple_choice", "multiple_select", "essay", "coding")
+ITEM_TYPES: tuple[str, ...] = ("multiple_choice", "multiple_select", "essay", "coding",
+                               "model_choice", "model_number")
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -336,6 +341,45 @@ class CodingItem(_ItemBase):
                                      "interface": INTERFACE_DOC if self.tests else None}
 
 
+class _LiveItem(_ItemBase):
+    """A question about a shipped trained model; the key is computed from its weights
+    (:mod:`core.assessment.live`), never typed into the YAML."""
+
+    model: ShortText
+    compute: ShortText
+    # Text parameters keep their spaces (" United" is one token, "United" is not).
+    params: dict[str, Union[StrictInt, Annotated[str, StringConstraints(max_length=200)]]] = Field(
+        default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_computation(self) -> "_LiveItem":
+        try:
+            live.check_spec(self.type, self.model, self.compute, self.params)  # type: ignore[attr-defined]
+        except ValidationError as err:
+            raise _custom("live_item", str(err)) from None
+        return self
+
+
+class ModelChoiceItem(_LiveItem):
+    """One correct option; the options and the key are computed from the model."""
+
+    type: Literal["model_choice"]
+
+    def public(self) -> dict[str, Any]:
+        return _public_base(self) | {"options": list(live.answer_key(self).options),
+                                     "model": self.model}
+
+
+class ModelNumberItem(_LiveItem):
+    """A number computed from the model; answers within ``tolerance`` of it are correct."""
+
+    type: Literal["model_number"]
+    tolerance: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+
+    def public(self) -> dict[str, Any]:
+        return _public_base(self) | {"model": self.model, "tolerance": self.tolerance}
+
+
 def _public_base(item: _ItemBase) -> dict[str, Any]:
     return {
         "id": item.id,
@@ -349,7 +393,8 @@ def _public_base(item: _ItemBase) -> dict[str, Any]:
 
 
 Item = Annotated[
-    Union[MultipleChoiceItem, MultipleSelectItem, EssayItem, CodingItem],
+    Union[MultipleChoiceItem, MultipleSelectItem, EssayItem, CodingItem, ModelChoiceItem,
+          ModelNumberItem],
     Field(discriminator="type"),
 ]
 
@@ -358,6 +403,8 @@ ITEM_MODELS: dict[str, type[_ItemBase]] = {
     "multiple_select": MultipleSelectItem,
     "essay": EssayItem,
     "coding": CodingItem,
+    "model_choice": ModelChoiceItem,
+    "model_number": ModelNumberItem,
 }
 
 

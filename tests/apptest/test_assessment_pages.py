@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.assessment import bank_path, load_bank
+from core.assessment.live import answer_key
 from ui.assessment_ui import FlowKeys
 from tests.unit.test_assessment_banks import GOOD_CODE, MODEL_ANSWERS
 
@@ -22,6 +23,10 @@ def answer_right(at: AppTest, bank, prefix: str) -> None:
         key = f"{prefix}{item.id}"
         if item.type == "multiple_choice":
             at.radio(key=key).set_value(item.correct)
+        elif item.type == "model_choice":
+            at.radio(key=key).set_value(answer_key(item).correct)
+        elif item.type == "model_number":
+            at.number_input(key=key).set_value(float(answer_key(item).correct))
         elif item.type == "multiple_select":
             for box in at.checkbox:
                 if box.key.startswith(key + "__"):
@@ -38,6 +43,11 @@ def answer_wrong(at: AppTest, bank, prefix: str) -> None:
         if item.type == "multiple_choice":
             wrong = next(o.text for o in item.options if o.text != item.correct)
             at.radio(key=key).set_value(wrong)
+        elif item.type == "model_choice":
+            key_ = answer_key(item)
+            at.radio(key=key).set_value(next(o for o in key_.options if o != key_.correct))
+        elif item.type == "model_number":
+            at.number_input(key=key).set_value(float(answer_key(item).correct) + 1)
         elif item.type == "multiple_select":
             for box in at.checkbox:
                 if box.key.startswith(key + "__"):

@@ -91,8 +91,10 @@ def _health_ok(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def running_app(log_path: Path = SERVER_LOG):
-    """Start ``streamlit run app.py`` on a free port; yield its base URL (ends with '/')."""
+def running_app(log_path: Path = SERVER_LOG, env: dict[str, str] | None = None):
+    """Start ``streamlit run app.py`` on a free port; yield its base URL (ends with '/').
+
+    ``env`` overrides environment variables of the server (e.g. ``LAB_RUN_CODE``)."""
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     cmd = [
@@ -107,7 +109,8 @@ def running_app(log_path: Path = SERVER_LOG):
     ]
     log = open(log_path, "w")
     proc = subprocess.Popen(
-        cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env={**os.environ, "LAB_RUN_CODE": "auto", **(env or {})},
     )
     base = f"http://127.0.0.1:{port}/"
     try:
@@ -139,8 +142,16 @@ def running_app(log_path: Path = SERVER_LOG):
 
 @pytest.fixture(scope="session")
 def app_url():
-    """The app, started once for the whole session."""
+    """The app, started once for the whole session. The browser reaches it at 127.0.0.1, so
+    learner code runs (the default on the learner's own machine)."""
     with running_app() as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def hosted_app_url():
+    """A second server as a hosted copy would be configured: running learner code is off."""
+    with running_app(OUTPUT_DIR / "server-hosted.log", env={"LAB_RUN_CODE": "off"}) as base:
         yield base
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.assessment import bank_path, load_bank
+from core.assessment.live import answer_key
 from tests.unit.test_assessment_banks import GOOD_CODE, MODEL_ANSWERS
 
 from .conftest import SKIP_BROWSER, SKIP_REASON, screenshot, wait_for_app_idle
@@ -18,15 +19,18 @@ def tick(pg, option: str) -> None:
 
 
 @pytest.mark.timeout(600)
-def test_final_assessment_end_to_end(page, app_url):
+@pytest.mark.parametrize("mode", ["run", "not run"])
+def test_final_assessment_end_to_end(page, mode, request):
+    url = request.getfixturevalue("app_url" if mode == "run" else "hosted_app_url")
     bank = load_bank(bank_path("summative"))
-    page.goto(app_url + "assessment")
+    page.goto(url + "assessment")
     wait_for_app_idle(page)
     main = page.locator('[data-testid="stMain"]')
     assert main.locator("h1").first.inner_text() == "Final assessment"
     for n, item in enumerate(bank.items, start=1):
         if item.type == "coding":
-            box = page.get_by_role("textbox", name=f"Your code for question {n} (it is read, never run)")
+            how = "run in a sandbox when you submit" if mode == "run" else "read, not run"
+            box = page.get_by_role("textbox", name=f"Your code for question {n} ({how})")
             box.fill(GOOD_CODE)
         elif item.type == "multiple_select":
             for option in item.correct:
@@ -39,7 +43,7 @@ def test_final_assessment_end_to_end(page, app_url):
     main.get_by_role("heading", name="Review your answers").wait_for()
     wait_for_app_idle(page)
     assert main.get_by_text("Not answered yet").count() == 0
-    screenshot(page, "assessment-review")
+    screenshot(page, f"assessment-review-{mode.replace(' ', '-')}")
     page.get_by_role("button", name="Submit final answers").click()
     main.get_by_role("heading", name="Your result").wait_for()
     wait_for_app_idle(page)
@@ -52,7 +56,15 @@ def test_final_assessment_end_to_end(page, app_url):
     page.wait_for_function(
         "document.querySelectorAll('[data-testid=stVegaLiteChart] svg, "
         "[data-testid=stVegaLiteChart] canvas').length >= 1")
-    screenshot(page, "assessment-result")
+    coding = main.locator('[data-testid="stExpander"]', has_text="Question 1:").first
+    coding.locator("summary").click()  # full marks: the expander starts collapsed
+    if mode == "run":
+        coding.get_by_text("Tests run in a sandbox: 10 of 10 passed").wait_for()
+        assert "reordering the heads changes nothing" in coding.inner_text()
+    else:
+        coding.get_by_text("not run: graded on structure").first.wait_for()
+        assert "Tests run in a sandbox" not in coding.inner_text()
+    screenshot(page, f"assessment-result-{mode.replace(' ', '-')}")
     assert not page_problems(page)
 
 
@@ -73,6 +85,10 @@ def test_checkpoint_on_the_architecture_page(page, app_url):
             page.get_by_role("textbox", name=f"Your answer to question {n} "
                                              f"(at least {item.min_words} words)").fill(
                 MODEL_ANSWERS[item.id])
+        elif item.type == "model_number":
+            box = page.get_by_role("spinbutton", name=f"Answer to question {n} (a number)")
+            box.fill(str(answer_key(item).correct))
+            box.press("Tab")
     page.get_by_role("button", name="Submit answers").click()
     main.get_by_text("Passed: 100%").wait_for()
     wait_for_app_idle(page)

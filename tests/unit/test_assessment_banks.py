@@ -13,6 +13,7 @@ from core.assessment import (
     load_bank,
     load_banks,
 )
+from core.assessment.live import answer_key
 from core.assessment.structure import INTERFACE_FUNCTIONS
 from tests.unit.test_coding_tests import CORRECT
 
@@ -242,6 +243,13 @@ def test_checkpoint_right_and_wrong(banks, bank_id):
         elif item.type == "multiple_select":
             right[item.id] = list(item.correct)
             wrong[item.id] = [o.text for o in item.options if o.text not in item.correct]
+        elif item.type == "model_choice":
+            key = answer_key(item)
+            right[item.id] = key.correct
+            wrong[item.id] = next(o for o in key.options if o != key.correct)
+        elif item.type == "model_number":
+            right[item.id] = answer_key(item).correct
+            wrong[item.id] = answer_key(item).correct + item.tolerance + 1
         else:
             right[item.id] = MODEL_ANSWERS[item.id]
             wrong[item.id] = OFF_TOPIC
