@@ -14,7 +14,6 @@ from core.assessment import (
     KEYWORD_LIST_CAP,
     MAX_CODE_CHARS,
     MAX_ESSAY_WORDS,
-    GradeResult,
     bank_path,
     escape_markdown,
     grade,
@@ -468,14 +467,6 @@ def test_code_over_the_limit_is_not_graded_and_says_why(coding_item):
     assert grade_item(coding_item, at_limit).score == pytest.approx(1.0)
 
 
-def test_grader_and_answer_box_share_one_code_limit():
-    import core.assessment.structure
-    import ui.assessment_ui
-
-    assert ui.assessment_ui.MAX_CODE_CHARS is core.assessment.structure.MAX_CODE_CHARS
-    assert f"{MAX_CODE_CHARS:,}" in GRADING_RULES_MARKDOWN
-
-
 def test_code_with_a_syntax_error_scores_zero_and_names_the_line(coding_item):
     broken = GOOD_CODE.replace("def get_ov_circuit(self, head):", "def get_ov_circuit(self, head)")
     line = broken.splitlines().index("    def get_ov_circuit(self, head)") + 1
@@ -734,10 +725,6 @@ def test_grading_rules_describe_what_the_graders_do(summative):
     read = grade_item(code, code.template + "\n# started\n", run_code=False)
     assert read.feedback.startswith("Structural rubric") or "Not run" in read.feedback
     assert read.details["executed"] is False and read.details["not_run_reason"]
-
-
-def test_result_type(small):
-    assert isinstance(grade(small, {}), GradeResult)
 
 
 def test_escape_markdown_keeps_identifiers_literal():
