@@ -280,7 +280,7 @@ def clear_answers(items: list[dict[str, Any]], prefix: str) -> None:
 def show_item_result(item: dict[str, Any], n: int, result: Any) -> None:
     verdict = ("correct" if result.score >= 1 else "partly correct" if result.score > 0
                else "not correct" if result.answered else "not answered")
-    details = result.details if isinstance(result.details, dict) else {}
+    details = result.details
     is_essay = item.get("type") == "essay" and "concepts_found" in details
     estimate = " (automatic estimate)" if is_essay and result.answered else ""
     not_run = (" (not run: graded on structure)" if item.get("tests") and result.answered

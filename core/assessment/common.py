@@ -22,6 +22,9 @@ class KeyAccess:
     def get(self, key: str, default: Any = None) -> Any:
         return getattr(self, key, default)
 
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in getattr(self, "__dataclass_fields__", {})
+
 
 def clamp01(x: float) -> float:
     return 0.0 if x <= 0 else 1.0 if x >= 1 else x

@@ -24,6 +24,7 @@ from core.assessment.coding import MAX_CODE_CHARS, grade_coding
 from core.assessment.common import NOT_ANSWERED, KeyAccess, clamp01, shown, type_error
 from core.assessment.essay import grade_essay
 from core.assessment.live import answer_key
+from core.assessment.results import Details, typed_details
 from core.assessment.schema import (
     CATEGORIES,
     OBJECTIVES,
@@ -69,7 +70,7 @@ class ItemResult(KeyAccess):
     answered: bool
     feedback: str  # what was right and wrong, in sentences (no learner text)
     explanation: str  # the bank's explanation, shown after answering
-    details: dict[str, Any]  # type-specific, see grade_item
+    details: Details  # typed per question type (core.assessment.results)
     response: Any = None  # the learner's answer as submitted (plain text; display as text)
 
     def to_dict(self) -> dict[str, Any]:
@@ -301,6 +302,7 @@ def grade_item(item: Any, answer: Any, *, run_code: bool = False) -> ItemResult:
     else:
         score, feedback, details, answered = grader(item, answer)
     score = clamp01(float(score))
+    details = typed_details(item.type, details)
     response = list(answer) if isinstance(answer, (set, frozenset, tuple)) else answer
     return ItemResult(
         id=item.id, type=item.type, objective=item.objective, category=item.category,

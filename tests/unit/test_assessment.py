@@ -742,3 +742,19 @@ def test_report_escapes_feedback(summative):
 
 def test_shipped_bank_source_is_relative_to_the_repository(summative):
     assert summative.source == "assessments/summative.yaml"
+
+
+def test_item_details_are_typed_per_question_type_and_serialise(summative):
+    from core.assessment.results import DETAILS_BY_TYPE
+
+    result = grade(summative, {"residual_stream_analysis": ["Linear additive structure"],
+                               "qk_ov_circuits": QK_ANSWER})
+    for item in summative.items:
+        assert type(result.items[item.id].details) is DETAILS_BY_TYPE[item.type]
+    essay = result.items["qk_ov_circuits"].details
+    assert essay.min_words == essay["min_words"] == summative.item("qk_ov_circuits").min_words
+    assert "concepts_found" in essay and "options" not in essay
+    data = json.loads(result.to_json())
+    ms = data["items"]["residual_stream_analysis"]["details"]
+    assert ms["correct_ticked"] == 1 and ms["wrong_ticked"] == 0
+    assert data["items"]["qk_ov_circuits"]["details"]["concepts_found"]
