@@ -150,7 +150,7 @@ check properties a reading cannot see: reordering a layer's heads changes nothin
 reads the same input), the QK and OV circuits are not swapped or transposed, and the
 decomposition adds up to the final stream. Where code is **not run**, the result says so and the
 code is read as a syntax tree instead: each rubric item found earns its weight (each function
-defined, using its inputs and returning a value; a causal mask and a softmax; no loop that feeds
+defined, using its inputs, computing a product of them and returning a value; a causal mask and a softmax; no loop that feeds
 one head's output to the next head), and code that does not parse scores 0 with the line of the
 syntax error. The starting template, unchanged, counts as not answered and scores 0. Code longer
 than {MAX_CODE_CHARS:,} characters is not graded (the answer box stops there). The suggested time

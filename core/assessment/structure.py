@@ -432,6 +432,25 @@ def _top_level_function(tree: ast.Module, name: str):
     return found
 
 
+_PRODUCT_CALLS = {"einsum", "matmul", "mm", "bmm", "dot", "tensordot", "linear", "softmax"}
+
+
+def _computes(fn: ast.AST, tree: ast.Module, seen: frozenset[str] = frozenset()) -> bool:
+    """A matrix product (or softmax) in ``fn``, or in a top-level function it calls."""
+    for node in ast.walk(fn):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            return True
+        if isinstance(node, ast.Call):
+            called = _dotted(node.func).rsplit(".", 1)[-1]
+            if called in _PRODUCT_CALLS:
+                return True
+            helper = _top_level_function(tree, called) if called not in seen else None
+            if helper is not None and helper is not fn and _computes(helper, tree,
+                                                                     seen | {called}):
+                return True
+    return False
+
+
 def _interface_check(name: str, params: tuple[str, ...]) -> Callable[[ast.Module], CheckResult]:
     def check(tree: ast.Module) -> CheckResult:
         fn = _top_level_function(tree, name)
@@ -447,6 +466,10 @@ def _interface_check(name: str, params: tuple[str, ...]) -> Callable[[ast.Module
             return CheckResult(False, f"{name} (line {fn.lineno}) has no implementation yet")
         if not _returns_value(fn):
             return CheckResult(False, f"{name} (line {fn.lineno}) never returns a value")
+        if not _computes(fn, tree):
+            return CheckResult(False, f"{name} (line {fn.lineno}) computes no product of its "
+                                      f"inputs (no @, matmul or einsum, directly or through a "
+                                      f"function it calls), so it cannot compute the result")
         declared = [a.arg for a in (*args.posonlyargs, *args.args)]
         read = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
         unused = [a for a in declared if a not in read]
@@ -469,12 +492,11 @@ def _is_head_loop(loop: ast.For) -> bool:
 def _check_same_input(tree: ast.Module) -> CheckResult:
     """Heads in parallel: no loop over heads adds to a variable that the same loop also reads
     as the heads' input (the seed's bug: each head reads the stream the previous one wrote)."""
-    written = [fn for name in ("attention_layer", "decompose")
-               if (fn := _top_level_function(tree, name)) is not None
-               and not _is_trivial_body(fn.body)]
+    written = [name for name in ("attention_layer", "decompose")
+               if _interface_check(name, INTERFACE_FUNCTIONS[name])(tree).found]
     if not written:
-        return CheckResult(False, "attention_layer and decompose are not implemented yet, so "
-                                  "there is nothing to check")
+        return CheckResult(False, "neither attention_layer nor decompose is implemented with "
+                                  "all its inputs yet, so there is nothing to check")
     for loop in (n for n in ast.walk(tree) if isinstance(n, ast.For) and _is_head_loop(n)):
         body = ast.Module(body=loop.body, type_ignores=[])
         updated = {u.target.id if isinstance(u, ast.AugAssign) and isinstance(u.target, ast.Name)

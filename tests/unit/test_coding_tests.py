@@ -281,6 +281,18 @@ def test_structural_fallback_tells_the_template_from_an_implementation():
     assert not checks["causal_softmax"].found and "no causal mask" in checks["causal_softmax"].detail
 
 
+def test_structural_fallback_gives_a_stub_nothing_and_names_the_sequential_loop():
+    stub = run_coding_tests(STUB_ZEROS, execute=False).structural.checks
+    assert not any(stub[f"defines_{name}"].found for name in FUNCTIONS)
+    assert "computes no product of its inputs" in stub["defines_decompose"].detail
+    assert not stub["heads_read_same_input"].found
+    seq = run_coding_tests(SEQUENTIAL, execute=False).structural.checks
+    assert all(seq[f"defines_{name}"].found for name in FUNCTIONS)
+    assert not seq["heads_read_same_input"].found
+    assert "stream is both the input of a head and updated" in seq["heads_read_same_input"].detail
+    assert run_coding_tests(CORRECT, execute=False).structural.checks["heads_read_same_input"].found
+
+
 def test_too_long_code_is_not_run():
     report = run_coding_tests("#" * 60_000, execute=True)
     assert not report.executed and "limit" in report.not_run_reason
