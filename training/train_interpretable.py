@@ -112,6 +112,30 @@ def active_layers(n_layer: int, p: float, gen: torch.Generator) -> list[bool]:
     return [True] + keep
 
 
+def start_small(model, start_layers: int | None) -> bool:
+    """Progressive growth: with ``--start-layers K`` the layers from K on begin with W_O = 0, so
+    they add nothing to the stream and the model is exactly its first K layers until it grows.
+    Returns whether the model is already at full depth."""
+    n_layer = len(model.layers)
+    if start_layers is None or start_layers >= n_layer:
+        return True
+    with torch.no_grad():
+        for layer in model.layers[start_layers:]:
+            layer.W_O.zero_()
+    return False
+
+
+def growing_layers(n_layer: int, start_layers: int) -> list[bool]:
+    """Before growth only the first ``start_layers`` layers run (and train)."""
+    return [i < start_layers for i in range(n_layer)]
+
+
+def circuit_formed(row: dict, args) -> bool:
+    """Grow once the small model has its induction circuit: an induction head in a layer >= 1
+    and a layer-0 previous-token head, by the thresholds of the targets."""
+    return row["induction"] >= args.grow_induction and row["previous_token_l0"] >= args.grow_previous
+
+
 def lr_at(step: int, args) -> float:
     if step < args.warmup:
         return args.lr * (step + 1) / args.warmup
@@ -272,6 +296,16 @@ def parse_args(argv=None):
                     help="probability of skipping each layer >= 1 in a training step (LayerDrop)")
     ap.add_argument("--layer-drop-anneal", type=float, default=0.2,
                     help="fraction of the run at the end over which --layer-drop falls to 0")
+    ap.add_argument("--start-layers", type=int, default=None,
+                    help="progressive growth: train only the first K layers (the others start "
+                         "with W_O = 0 and are skipped) until the circuit has formed")
+    ap.add_argument("--grow-at", type=int, default=None,
+                    help="with --start-layers: grow to full depth at this step at the latest")
+    ap.add_argument("--grow-induction", type=float, default=0.4,
+                    help="with --start-layers: grow at the first evaluation with an induction "
+                         "score at least this high ...")
+    ap.add_argument("--grow-previous", type=float, default=0.5,
+                    help="... and a layer-0 previous-token score at least this high")
     ap.add_argument("--eval-every", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
@@ -306,11 +340,19 @@ def main(argv=None) -> dict:
                             lr=args.lr, betas=(0.9, 0.95))
     gen = torch.Generator().manual_seed(args.seed + 1)
     drop_gen = torch.Generator().manual_seed(args.seed + 2)  # data batches stay as without it
+    grown = start_small(model, args.start_layers)
+    grew_at = None if not grown else 0
     history, t0 = [], time.perf_counter()
     for step in range(args.steps):
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args)
-        active = active_layers(args.n_layer, layer_drop_at(step, args), drop_gen)
+        if not grown and args.grow_at is not None and step >= args.grow_at:
+            grown, grew_at = True, step
+            log(f"growing to {args.n_layer} layers at step {step} (--grow-at)")
+        if grown:
+            active = active_layers(args.n_layer, layer_drop_at(step, args), drop_gen)
+        else:
+            active = growing_layers(args.n_layer, args.start_layers)
         loss = lm_loss(model, make_batch(train, args.batch, vocab, gen), active)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -328,9 +370,13 @@ def main(argv=None) -> dict:
                    "best_previous_token_per_layer": [round(max(r), 3) for r in prev],
                    "best_induction_per_layer": [round(max(r), 3) for r in ind],
                    "layer_drop": layer_drop_at(step, args),
+                   "layers_training": sum(active),
                    "seconds": time.perf_counter() - t0}
             history.append(row)
             log(json.dumps(row))
+            if not grown and circuit_formed(row, args):
+                grown, grew_at = True, step + 1
+                log(f"circuit formed: growing to {args.n_layer} layers after step {step + 1}")
             if args.checkpoint is not None:
                 from safetensors.torch import save_file as save_checkpoint
 
@@ -353,6 +399,7 @@ def main(argv=None) -> dict:
         "hardware": f"{platform.processor() or platform.machine()}, {args.threads} CPU threads",
         "torch": torch.__version__,
         "history": history,
+        "grew_to_full_depth_at_step": grew_at,
         "parameters": sum(p.numel() for p in model.parameters()),
     })
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
