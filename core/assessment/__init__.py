@@ -20,7 +20,14 @@ models), ``policy`` (whether code may run here), ``report`` (Markdown report and
 
 from core.assessment.coding import MAX_CODE_CHARS
 from core.assessment.essay import CONTRADICTION_PENALTY, KEYWORD_LIST_CAP, MAX_ESSAY_CHARS
-from core.assessment.grading import GradeResult, ItemResult, grade, grade_item, public_view
+from core.assessment.grading import (
+    GradeResult,
+    ItemResult,
+    grade,
+    grade_item,
+    public_view,
+    with_reviews,
+)
 from core.assessment.loader import (
     BANK_DIR,
     CHECKPOINT_IDS,
@@ -36,7 +43,7 @@ from core.assessment.schema import MAX_ESSAY_WORDS, Bank
 
 __all__ = [
     "load_bank", "load_banks", "bank_path", "BANK_DIR", "CHECKPOINT_IDS", "SUMMATIVE_ID",
-    "public_view", "grade", "grade_item", "GradeResult", "ItemResult", "report_markdown",
+    "public_view", "grade", "grade_item", "with_reviews", "GradeResult", "ItemResult", "report_markdown",
     "escape_markdown", "GRADING_RULES_MARKDOWN", "KEYWORD_LIST_CAP", "CONTRADICTION_PENALTY",
     "MAX_ESSAY_WORDS", "MAX_ESSAY_CHARS", "MAX_CODE_CHARS", "MAX_BANK_BYTES", "Bank",
     "ExecutionPolicy", "code_execution",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from core.assessment.coding import MAX_CODE_CHARS, grade_coding
@@ -72,9 +72,19 @@ class ItemResult(KeyAccess):
     explanation: str  # the bank's explanation, shown after answering
     details: Details  # typed per question type (core.assessment.results)
     response: Any = None  # the learner's answer as submitted (plain text; display as text)
+    reviewed: bool = False  # an instructor confirmed or overrode the automatic score
+    automatic_score: float | None = None  # the grader's score, kept when a review changed it
+    review_note: str = ""  # the instructor's note (plain text)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ItemResult:
+        """The inverse of :meth:`to_dict` (a stored result read back)."""
+        data = dict(d)
+        data["details"] = typed_details(data["type"], dict(data.get("details") or {}))
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,17 @@ class GradeResult(KeyAccess):
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> GradeResult:
+        """The inverse of :meth:`to_dict` (a stored result read back)."""
+        data = dict(d)
+        data["items"] = {k: ItemResult.from_dict(v) for k, v in data["items"].items()}
+        return cls(**data)
+
+    @property
+    def reviewed(self) -> bool:
+        return any(r.reviewed for r in self.items.values())
 
 
 # --- per-type graders ------------------------------------------------------------------------
@@ -388,6 +409,11 @@ def grade(bank: Bank, responses: Mapping[str, Any], *, run_code: bool = False) -
                                   f"are {', '.join(bank.item_ids)}.")
     items = {item.id: grade_item(item, responses.get(item.id), run_code=run_code)
              for item in bank.items}
+    return combine(bank, items)
+
+
+def combine(bank: Bank, items: dict[str, ItemResult]) -> GradeResult:
+    """The bank's result from its graded items (scores, pass, categories, objectives, advice)."""
     results = list(items.values())
     total = math.fsum(r.points for r in results)
     earned = math.fsum(r.earned for r in results)
@@ -411,3 +437,29 @@ def grade(bank: Bank, responses: Mapping[str, Any], *, run_code: bool = False) -
         category_scores=category_scores, objective_mastery=mastery,
         improvement_areas=_improvement_areas(bank, items, mastery), verdict=verdict,
     )
+
+
+def with_reviews(bank: Bank, result: GradeResult,
+                 reviews: Mapping[str, tuple[float, str]]) -> GradeResult:
+    """``result`` with an instructor's reviewed scores: item id → (score in [0, 1], note).
+
+    A reviewed item keeps its automatic score in ``automatic_score`` and says so in its
+    feedback; every total, category, objective and the pass are recomputed from the new scores.
+    Raises :class:`ValidationError` for an unknown item or a score outside [0, 1].
+    """
+    items = dict(result.items)
+    for item_id, (score, note) in reviews.items():
+        if item_id not in items:
+            raise ValidationError(f"Unknown question id {shown(item_id)} for bank '{bank.id}'.")
+        if not isinstance(score, (int, float)) or not 0 <= score <= 1 or math.isnan(score):
+            raise ValidationError(f"A reviewed score is a fraction from 0 to 1; got "
+                                  f"{shown(score)}.")
+        r = items[item_id]
+        automatic = r.automatic_score if r.reviewed else r.score
+        change = ("confirmed the automatic score" if abs(score - automatic) < 1e-9 else
+                  f"changed the automatic score of {automatic:.0%} to {score:.0%}")
+        items[item_id] = replace(
+            r, score=float(score), earned=float(score) * r.points, reviewed=True,
+            automatic_score=automatic, review_note=note or "",
+            feedback=f"Reviewed by your instructor, who {change}. {r.feedback}")
+    return combine(bank, items)

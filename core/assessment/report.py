@@ -88,7 +88,10 @@ def report_markdown(bank: Bank, result: GradeResult) -> str:
                     "- Negated or contradicted: " + (escape_markdown(", ".join(
                         f"{c['name']} ({c['reason']})"
                         for c in d.get("concepts_contradicted", []))) or "none"),
-                    "- The essay score is an automatic estimate.",
+                    ("- Reviewed by your instructor: the score above is the reviewed score "
+                     f"(automatic estimate {r.automatic_score:.0%})."
+                     + (f" Note: {escape_markdown(r.review_note)}" if r.review_note else "")
+                     if r.reviewed else "- The essay score is an automatic estimate."),
                     ""]
         if item.type == "coding" and r.answered:
             d = r.details
