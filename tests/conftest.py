@@ -1,7 +1,9 @@
-"""Fixtures shared by every test folder: a real PostgreSQL server (see tests/pg_server.py)."""
+"""Fixtures shared by every test folder: a real PostgreSQL server (see tests/pg_server.py), and
+a private folder for the learner database of every app the tests run."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -9,6 +11,21 @@ from pathlib import Path
 import pytest
 
 from tests import pg_server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def lab_data_dir():
+    """Apps run by the tests (AppTest in this process, servers started from it) keep learner
+    records in a temporary folder, never in the checkout's .lab-data/."""
+    folder = Path(tempfile.mkdtemp(prefix="lab-data-"))
+    before = os.environ.get("LAB_DATA_DIR")
+    os.environ["LAB_DATA_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("LAB_DATA_DIR", None)
+    else:
+        os.environ["LAB_DATA_DIR"] = before
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

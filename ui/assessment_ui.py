@@ -20,6 +20,7 @@ import streamlit as st
 
 from core.assessment import (
     CHECKPOINT_IDS,
+    GradeResult,
     GRADING_RULES_MARKDOWN,
     MAX_CODE_CHARS,
     MAX_ESSAY_CHARS,
@@ -32,11 +33,12 @@ from core.assessment import (
     load_bank,
     public_view,
     report_markdown,
+    with_reviews,
 )
 from core.assessment.structure import same_as_template
 from core.lesson import LESSON
 from core.validators import ValidationError
-from ui import charts
+from ui import charts, persistence
 from ui.layout import chart_with_table
 
 PROGRESS_KEY = "lab_progress"  # bank id → {"score": float, "passed": bool, "attempts": int}
@@ -129,6 +131,25 @@ class FlowKeys:
     def error(self) -> str:
         return f"asmt_{self.bank_id}_error"
 
+    @property
+    def draft(self) -> str:
+        """item id → the answer as last typed or chosen (kept across pages, reloads, restarts)."""
+        return f"asmt_{self.bank_id}_draft"
+
+    @property
+    def attempt_id(self) -> str:
+        """The stored attempt behind the result shown (None while it waits to be saved)."""
+        return f"asmt_{self.bank_id}_attempt_id"
+
+    @property
+    def flow_state(self) -> str:
+        """The database key of where this flow stands (attempt number, stage, attempt id)."""
+        return f"flow:{self.bank_id}"
+
+    def draft_state(self, item_id: str) -> str:
+        """The database key of one item's draft answer."""
+        return f"draft:{self.bank_id}:{item_id}"
+
     def prefix(self, attempt: int) -> str:
         return f"asmt_{self.bank_id}_{attempt}_"
 
@@ -192,12 +213,15 @@ def code_box_label(n: int, item: dict[str, Any], policy: ExecutionPolicy) -> str
 
 
 def answer_widgets(item: dict[str, Any], n: int, key: str, initial: Any = None,
-                   policy: ExecutionPolicy | None = None) -> None:
+                   policy: ExecutionPolicy | None = None, on_change=None,
+                   args: tuple = ()) -> None:
     """Widgets for one item; their values live in ``st.session_state`` under ``key``-prefixed keys.
 
-    ``initial`` (a previous answer) pre-fills widgets that are not in session state yet.
+    ``initial`` (a previous answer or draft) pre-fills widgets that are not in session state
+    yet; ``on_change(*args)`` runs when the learner changes the answer.
     """
     ss = st.session_state
+    cb = {"on_change": on_change, "args": args}
     kind = item["type"]
     st.markdown(question_markdown(n, item))
     if kind in ("multiple_choice", "model_choice"):
@@ -207,7 +231,7 @@ def answer_widgets(item: dict[str, Any], n: int, key: str, initial: Any = None,
         if kind == "model_choice":
             st.caption(f"The answer is computed from the shipped model {item['model']}'s weights "
                        f"when the question bank loads; you can find it on the lesson's pages.")
-        st.radio(f"Answer to question {n} (choose one)", options, index=None, key=key)
+        st.radio(f"Answer to question {n} (choose one)", options, index=None, key=key, **cb)
     elif kind == "model_number":
         if key not in ss and isinstance(initial, (int, float)):
             ss[key] = float(initial)
@@ -216,19 +240,19 @@ def answer_widgets(item: dict[str, Any], n: int, key: str, initial: Any = None,
                    f"when the question bank loads"
                    + (f"; answers within ±{tol:g} count." if tol else "."))
         st.number_input(f"Answer to question {n} (a number)", value=None, step=1.0,
-                        format="%g", key=key)
+                        format="%g", key=key, **cb)
     elif kind == "multiple_select":
         st.caption("Tick every statement that is true (several may be).")
         for j, option in enumerate(display_options(item)):
             box = f"{key}__{j}"
             if box not in ss and initial is not None:
                 ss[box] = option in initial
-            st.checkbox(option, key=box)
+            st.checkbox(option, key=box, **cb)
     elif kind == "essay":
         if key not in ss and initial:
             ss[key] = initial
         st.text_area(f"Your answer to question {n} (at least {item['min_words']} words)",
-                     key=key, height=180, max_chars=MAX_ESSAY_CHARS,
+                     key=key, height=180, max_chars=MAX_ESSAY_CHARS, **cb,
                      help=f"Write in full sentences; a list of keywords is capped. At most "
                           f"{MAX_ESSAY_CHARS:,} characters.")
     elif kind == "coding":
@@ -246,7 +270,7 @@ def answer_widgets(item: dict[str, Any], n: int, key: str, initial: Any = None,
             st.caption(f"Suggested time: about {limit} minutes. This is advisory only: there "
                        f"is no timer and nothing is cut off.")
         st.text_area(code_box_label(n, item, policy), key=key, height=360,
-                     max_chars=MAX_CODE_CHARS,
+                     max_chars=MAX_CODE_CHARS, **cb,
                      help=f"At most {MAX_CODE_CHARS:,} characters (longer code is not graded). "
                           f"The template alone counts as not answered.")
 
@@ -358,8 +382,34 @@ def grading_rules() -> None:
 
 
 # -- the flow (checkpoints and the final assessment) ----------------------------------------------
+# Answers are drafts from the first click or keystroke: each change is kept in the session
+# (FlowKeys.draft, which outlives the widgets when the learner visits another page) and saved to
+# the learner's record, so a reload, a restart or another device restores it. The flow runs as a
+# fragment: changing an answer reruns the checkpoint, not the whole lesson page.
+RERUN_APP = "asmt_rerun_app"  # set by a submission: the sidebar's progress must be redrawn
+
+
 def _items(bank_id: str) -> list[dict[str, Any]]:
     return public_view(cached_bank(bank_id))["items"]
+
+
+def _drafts(bank_id: str) -> dict[str, Any]:
+    return st.session_state.setdefault(FlowKeys(bank_id).draft, {})
+
+
+def _save_flow(bank_id: str) -> None:
+    ss, k = st.session_state, FlowKeys(bank_id)
+    persistence.remember({k.flow_state: {"attempt": ss.get(k.attempt, 0),
+                                         "stage": ss.get(k.stage, "answer"),
+                                         "attempt_id": ss.get(k.attempt_id)}})
+
+
+def _on_draft(bank_id: str, attempt: int, item: dict[str, Any]) -> None:
+    """An answer changed: keep it as the item's draft, in the session and the record."""
+    k = FlowKeys(bank_id)
+    answer = collect_answer(item, k.item(attempt, item["id"]))
+    _drafts(bank_id)[item["id"]] = answer
+    persistence.remember({k.draft_state(item["id"]): answer})
 
 
 def _collect(bank_id: str, attempt: int) -> dict[str, Any]:
@@ -367,16 +417,20 @@ def _collect(bank_id: str, attempt: int) -> dict[str, Any]:
     answers = {item["id"]: collect_answer(item, k.item(attempt, item["id"]))
                for item in _items(bank_id)}
     st.session_state[k.answers] = answers
+    st.session_state[k.draft] = dict(answers)
+    persistence.remember({k.draft_state(i): a for i, a in answers.items()})
     return answers
 
 
 def _on_review(bank_id: str, attempt: int) -> None:
     _collect(bank_id, attempt)
     st.session_state[FlowKeys(bank_id).stage] = "review"
+    _save_flow(bank_id)
 
 
 def _on_edit(bank_id: str) -> None:
     st.session_state[FlowKeys(bank_id).stage] = "answer"
+    _save_flow(bank_id)
 
 
 def _on_submit(bank_id: str, attempt: int, run_code: bool, from_widgets: bool) -> None:
@@ -391,29 +445,103 @@ def _on_submit(bank_id: str, attempt: int, run_code: bool, from_widgets: bool) -
     ss[k.error] = None
     ss[k.result] = result
     ss[k.stage] = "result"
+    ss[k.attempt_id] = persistence.record_attempt(bank_id, answers, result.to_dict())
+    _save_flow(bank_id)
     record(bank_id, result.score, result.passed)
+    ss[RERUN_APP] = True
 
 
 def _on_retry(bank_id: str, attempt: int) -> None:
     ss, k = st.session_state, FlowKeys(bank_id)
-    clear_answers(_items(bank_id), k.prefix(attempt))
+    items = _items(bank_id)
+    clear_answers(items, k.prefix(attempt))
     ss[k.attempt] = attempt + 1
     ss[k.answers] = {}
+    ss[k.draft] = {}
     ss[k.stage] = "answer"
+    ss[k.attempt_id] = None
     ss.pop(k.result, None)
     ss.pop(k.error, None)
+    persistence.remember({k.draft_state(item["id"]): None for item in items})
+    _save_flow(bank_id)
 
 
-def _answer_form(bank_id: str, view: dict[str, Any], attempt: int, policy: ExecutionPolicy,
-                 submit_label: str, on_click, args: tuple) -> None:
+def attempt_saved(bank_id: str, result: dict[str, Any], attempt_id: int) -> None:
+    """A submission that waited for the database is stored: link the result shown to it."""
+    ss, k = st.session_state, FlowKeys(bank_id)
+    shown_result = ss.get(k.result)
+    if (ss.get(k.stage) == "result" and ss.get(k.attempt_id) is None
+            and shown_result is not None and shown_result.score == result["score"]):
+        ss[k.attempt_id] = attempt_id
+        _save_flow(bank_id)
+
+
+def restore_progress(stored: dict[str, dict[str, Any]]) -> None:
+    """Best score, pass and attempts from the record, merged with this session's."""
+    p = progress()
+    for bank_id, entry in stored.items():
+        mine = p.get(bank_id)
+        if mine is None:
+            p[bank_id] = dict(entry)
+        else:
+            p[bank_id] = {"score": max(mine["score"], entry["score"]),
+                          "passed": mine["passed"] or entry["passed"],
+                          "attempts": max(mine["attempts"], entry["attempts"])}
+
+
+def restore_flows(state: dict[str, Any], store) -> None:
+    """Where each checkpoint and the final assessment stood, with drafts and the last result.
+    A flow this session already started is left as it is."""
+    ss = st.session_state
+    for bank_id in (*CHECKPOINT_IDS, SUMMATIVE_ID):
+        k = FlowKeys(bank_id)
+        if k.attempt in ss:
+            continue
+        flow = state.get(k.flow_state) or {}
+        prefix = f"draft:{bank_id}:"
+        drafts = {key[len(prefix):]: v for key, v in state.items() if key.startswith(prefix)}
+        ss[k.attempt] = int(flow.get("attempt", 0))
+        ss[k.draft] = drafts
+        stage = flow.get("stage", "answer")
+        if stage == "result":
+            attempt = store.attempt(flow["attempt_id"]) if flow.get("attempt_id") else None
+            try:
+                if attempt is None or attempt.learner_id != persistence.learner()["id"]:
+                    raise LookupError("no stored attempt")
+                ss[k.result] = GradeResult.from_dict(attempt.result)
+                ss[k.answers] = dict(attempt.answers)
+                ss[k.attempt_id] = attempt.id
+            except (LookupError, TypeError, ValueError):  # e.g. stored before a bank changed
+                stage = "answer"
+        elif stage == "review":
+            ss[k.answers] = dict(drafts)
+        ss[k.stage] = stage if stage in ("answer", "review", "result") else "answer"
+
+
+def _with_reviews(bank, bank_id: str, result):
+    """The result with the instructor's reviewed scores, if any (the sidebar follows)."""
+    reviews = persistence.reviews_for(st.session_state.get(FlowKeys(bank_id).attempt_id))
+    if not reviews:
+        return result
+    try:
+        reviewed = with_reviews(bank, result, reviews)
+    except ValidationError:  # a review of a question the bank no longer has
+        return result
+    entry = progress().get(bank_id)
+    if entry is not None and reviewed.score > entry["score"]:
+        entry["score"] = reviewed.score
+        entry["passed"] = entry["passed"] or reviewed.passed
+    return reviewed
+
+
+def _answer_widgets(bank_id: str, view: dict[str, Any], attempt: int,
+                    policy: ExecutionPolicy) -> None:
     k = FlowKeys(bank_id)
-    answers = st.session_state.get(k.answers, {})
-    with st.form(f"form_{bank_id}_{attempt}"):
-        for n, item in enumerate(view["items"], start=1):
-            answer_widgets(item, n, k.item(attempt, item["id"]), initial=answers.get(item["id"]),
-                           policy=policy)
-            st.divider()
-        st.form_submit_button(submit_label, type="primary", on_click=on_click, args=args)
+    drafts = _drafts(bank_id)
+    for n, item in enumerate(view["items"], start=1):
+        answer_widgets(item, n, k.item(attempt, item["id"]), initial=drafts.get(item["id"]),
+                       policy=policy, on_change=_on_draft, args=(bank_id, attempt, item))
+        st.divider()
 
 
 def _show_error(bank_id: str) -> None:
@@ -422,27 +550,41 @@ def _show_error(bank_id: str) -> None:
         st.error(f"Your answers could not be graded: {error}")
 
 
+def _redraw_app_after_submission() -> None:
+    if st.session_state.pop(RERUN_APP, False):
+        st.rerun()  # the whole app: the sidebar's progress includes the new result
+
+
 def checkpoint(bank_id: str) -> None:
     """The checkpoint at the end of a lesson page: answer, submit, score, explanations, retry."""
-    ss, k = st.session_state, FlowKeys(bank_id)
     bank = load_bank_or_error(bank_id)
     if bank is None:
         return
+    _checkpoint_flow(bank_id)
+
+
+@st.fragment
+def _checkpoint_flow(bank_id: str) -> None:
+    _redraw_app_after_submission()
+    ss, k = st.session_state, FlowKeys(bank_id)
+    bank = cached_bank(bank_id)
     view = public_view(bank)
     attempt = ss.setdefault(k.attempt, 0)
     policy = execution_policy()
     st.header(view["title"], divider="gray")
     if view.get("intro"):
         st.markdown(escape_markdown(view["intro"]))
-    st.caption(f"Pass mark {view['passing_threshold']:.0%}. Your submitted answers stay on this "
-               f"page until you try again.")
+    st.caption(f"Pass mark {view['passing_threshold']:.0%}. Your answers are saved as you give "
+               f"them and stay on this page until you try again.")
     grading_rules()
-    _answer_form(bank_id, view, attempt, policy, "Submit answers", _on_submit,
-                 (bank_id, attempt, policy.enabled, True))
+    _answer_widgets(bank_id, view, attempt, policy)
+    st.button("Submit answers", type="primary", key=f"submit_{bank_id}_{attempt}",
+              on_click=_on_submit, args=(bank_id, attempt, policy.enabled, True))
     _show_error(bank_id)
     result = ss.get(k.result)
     if result is None:
         return
+    result = _with_reviews(bank, bank_id, result)
     verdict = "Passed" if result.passed else "Not passed yet"
     (st.success if result.passed else st.warning)(
         f"**{verdict}: {result.score:.0%}** ({result.earned_points:g} of "
@@ -458,10 +600,17 @@ def checkpoint(bank_id: str) -> None:
 
 def final_assessment(bank_id: str = SUMMATIVE_ID) -> None:
     """The final assessment: answer every question, review, submit, then the graded report."""
-    ss, k = st.session_state, FlowKeys(bank_id)
     bank = load_bank_or_error(bank_id)
     if bank is None:
         return
+    _final_flow(bank_id)
+
+
+@st.fragment
+def _final_flow(bank_id: str) -> None:
+    _redraw_app_after_submission()
+    ss, k = st.session_state, FlowKeys(bank_id)
+    bank = cached_bank(bank_id)
     view = public_view(bank)
     items = view["items"]
     attempt = ss.setdefault(k.attempt, 0)
@@ -470,13 +619,15 @@ def final_assessment(bank_id: str = SUMMATIVE_ID) -> None:
     st.markdown(
         f"{escape_markdown(view.get('intro') or '')}\n\n"
         f"{len(items)} questions, {view['total_points']:g} points in all; pass mark "
-        f"**{view['passing_threshold']:.0%}**. Answer, review your answers, then submit. Nothing is "
-        "timed: the suggested time on the coding question is only a guide."
+        f"**{view['passing_threshold']:.0%}**. Answer, review your answers, then submit. Your "
+        "answers are saved as you give them. Nothing is timed: the suggested time on the coding "
+        "question is only a guide."
     )
     grading_rules()
     if stage == "answer":
-        _answer_form(bank_id, view, attempt, policy, "Review my answers", _on_review,
-                     (bank_id, attempt))
+        _answer_widgets(bank_id, view, attempt, policy)
+        st.button("Review my answers", type="primary", key=f"review_{bank_id}_{attempt}",
+                  on_click=_on_review, args=(bank_id, attempt))
     elif stage == "review":
         _review(bank_id, items)
         _show_error(bank_id)
@@ -490,7 +641,7 @@ def final_assessment(bank_id: str = SUMMATIVE_ID) -> None:
             ss[k.stage] = "answer"
             st.button("Start the assessment", on_click=_on_edit, args=(bank_id,))
             return
-        _final_result(bank, items, result)
+        _final_result(bank, items, _with_reviews(bank, bank_id, result))
         st.button("Retake the assessment", key=f"retry_{bank_id}", on_click=_on_retry,
                   args=(bank_id, attempt))
 

@@ -10,7 +10,7 @@ and leaves the learner's typing in the form to fix.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -30,6 +30,7 @@ from core.model import (
 from core.report import architecture_report, sequential_comparison
 from core.trace import Trace, stream_profile, stream_statistics, trace_interpretable
 from core.validators import ValidationError, parse_token_text
+from ui import persistence
 from ui.charts import text_label
 
 #: Tokens in one input (heatmaps stay readable).
@@ -243,12 +244,61 @@ def _apply() -> None:
         return
     ss["lab_settings"] = candidate
     ss["lab_settings_error"] = None
+    persistence.remember({"settings": settings_to_dict(candidate)})
     ss[_W["tokens"]] = _ids_text(ids)  # show exactly what runs
     if text is not None:
         ss[_W["text"]] = text
         ss[_W["source"]] = SOURCE_TEXT
     else:
         ss[_W["source"]] = SOURCE_TYPED
+
+
+def settings_to_dict(settings: LabSettings) -> dict[str, Any]:
+    """The accepted settings as JSON data, for the learner's record."""
+    data = {"model": settings.key.name, "seed": settings.key.seed,
+            "token_ids": list(settings.token_ids), "text": settings.text}
+    if not settings.key.is_trained:
+        data["config"] = asdict(settings.key.config)
+    return data
+
+
+def settings_from_dict(data: dict[str, Any]) -> LabSettings:
+    """Settings read back from a record, checked as the form checks them (a model no longer
+    shipped, a size over this server's budget, ids outside the vocabulary all raise
+    :class:`ValidationError`)."""
+    try:
+        name = data["model"]
+        if name == RANDOM:
+            config = TransformerConfig(**data["config"])
+            APP_BUDGET.check(config)
+            key = ModelKey(RANDOM, config, int(data["seed"]))
+        elif name in TRAINED_MODELS:
+            key = ModelKey(name, trained_config(name), 0)
+        else:
+            raise ValidationError(f"the model {name!r} is not shipped with this copy of the lab")
+        ids = tuple(int(i) for i in data["token_ids"])
+        text = data.get("text")
+    except (KeyError, TypeError, ValueError) as err:
+        if isinstance(err, ValidationError):
+            raise
+        raise ValidationError(f"the saved settings are incomplete ({err})") from None
+    limit = min(MAX_INPUT_TOKENS, key.config.n_positions)
+    if not ids or len(ids) > limit or min(ids) < 0 or max(ids) >= key.config.vocab_size:
+        raise ValidationError("the saved input does not fit this model")
+    return LabSettings(key=key, token_ids=ids, text=text if isinstance(text, str) else None)
+
+
+def restore_settings(data: Any) -> None:
+    """Use the learner's saved settings, unless this session already has its own; settings
+    that no longer fit are replaced by the defaults, with a note."""
+    ss = st.session_state
+    if "lab_settings" in ss:
+        return
+    try:
+        ss["lab_settings"] = settings_from_dict(data if isinstance(data, dict) else {})
+    except ValidationError as err:
+        ss[persistence.NOTICE] = (f"Your saved model settings were not restored: {err}. The "
+                                  f"default model is shown.")
 
 
 def token_labels(key: ModelKey, token_ids) -> list[str]:

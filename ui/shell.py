@@ -21,6 +21,7 @@ import streamlit as st
 
 from core.lesson import LESSON
 from core.validators import ValidationError
+from ui import persistence
 from ui.assessment_ui import progress_panel
 
 __all__ = ["lesson_pages", "run_app", "reroute_to_app"]
@@ -40,8 +41,10 @@ def run_app() -> None:
     st.set_page_config(page_title="Transformer Architecture Lab",
                        page_icon=":material/account_tree:", layout="wide")
     page = st.navigation(lesson_pages(), position="sidebar")
+    persistence.start_session()  # who the learner is, and their saved work (once per session)
     with st.sidebar:
         progress_panel()
+        persistence.record_panel()
     try:
         page.run()
     except ValidationError as err:  # a limit or a bad value the page did not catch itself
