@@ -693,6 +693,35 @@ def mastery_chart(objective_mastery: dict[str, float], threshold: float,
     return chart, df
 
 
+def pass_rate_chart(rates: pd.DataFrame) -> ChartWithTable:
+    """The class's pass rate per question bank (instructor view): bars with the percentage and
+    the counts written on them. ``rates``: bank, title, learners attempted, learners passed,
+    pass rate (None where nobody attempted)."""
+    df = rates.copy()
+    df["pass rate"] = df["pass rate"].astype(float)
+    df["label"] = [("nobody yet" if pd.isna(r) else f"{r:.0%} ({p} of {t})")
+                   for r, p, t in zip(df["pass rate"], df["learners passed"],
+                                      df["learners attempted"])]
+    plotted = df.fillna({"pass rate": 0.0})
+    bars = alt.Chart(plotted).mark_bar(color="#1f5fa8").encode(
+        y=alt.Y("title:N", title="Question bank", sort=list(df["title"])),
+        x=alt.X("pass rate:Q", title="Learners who passed, of those who attempted",
+                scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        tooltip=["title", "learners attempted", "learners passed",
+                 alt.Tooltip("pass rate:Q", format=".0%")],
+    )
+    text = bars.mark_text(align="left", dx=4, color="#0b0d10").encode(text="label:N")
+    parts = "; ".join(f"{t}: {lab}" for t, lab in zip(df["title"], df["label"]))
+    chart = alt.layer(bars, text).properties(
+        title="Pass rate per question bank",
+        description=f"Horizontal bar chart of the share of learners who passed each bank, "
+                    f"of those who attempted it: {parts}.",
+        height=40 * max(1, len(df)) + 20,
+    )
+    table = df[["bank", "title", "learners attempted", "learners passed", "pass rate"]]
+    return chart, table
+
+
 def previous_token_heatmap(scores: np.ndarray, *, seq_len: int | None = None,
                            baseline_rtol: float = BASELINE_RTOL) -> ChartWithTable:
     """``scores`` [layer, head]: mean attention to the previous position (1 = previous-token

@@ -28,12 +28,18 @@ __all__ = ["lesson_pages", "run_app", "reroute_to_app"]
 
 
 def lesson_pages() -> list:
-    """One ``st.Page`` per lesson page, in lesson order; the first is the home page."""
+    """One ``st.Page`` per lesson page, in lesson order (the first is the home page), then the
+    instructor's class view."""
     pages = []
     for i, page in enumerate(LESSON.pages):
         module = importlib.import_module(f"pages.{page.slug}")
         pages.append(st.Page(module.render, title=page.title, icon=page.icon,
                              url_path=page.slug, default=(i == 0)))
+    # Not a lesson page: the instructor's class view, last (it asks for the instructor's
+    # password or sign-in before showing anything).
+    instructor = importlib.import_module("pages.instructor")
+    pages.append(st.Page(instructor.render, title="Class view (instructors)",
+                         icon=":material/school:", url_path="instructor"))
     return pages
 
 

@@ -5,7 +5,6 @@ database that is down. Every app here writes to the test session's private datab
 
 from __future__ import annotations
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.assessment import bank_path, grade, load_bank
