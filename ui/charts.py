@@ -704,7 +704,8 @@ def pass_rate_chart(rates: pd.DataFrame) -> ChartWithTable:
                                       df["learners attempted"])]
     plotted = df.fillna({"pass rate": 0.0})
     bars = alt.Chart(plotted).mark_bar(color="#1f5fa8").encode(
-        y=alt.Y("title:N", title="Question bank", sort=list(df["title"])),
+        y=alt.Y("title:N", title="Question bank", sort=list(df["title"]),
+                axis=alt.Axis(labelLimit=320)),
         x=alt.X("pass rate:Q", title="Learners who passed, of those who attempted",
                 scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
         tooltip=["title", "learners attempted", "learners passed",

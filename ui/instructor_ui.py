@@ -124,7 +124,7 @@ def class_view() -> None:
         st.caption("The class view reads the learner database; try again when it is back.")
         return
     st.caption(f"Reviewing as **{escape_markdown(who)}**. Learner records come from "
-               f"{persistence.database_source()} (`{store.url}`).")
+               f"{persistence.database_source()}: {escape_markdown(store.url)}.")
     st.button("Refresh", key="lab_class_refresh", help="Read the records again.")
     banks = {}
     for bank_id in (*CHECKPOINT_IDS, SUMMATIVE_ID):
@@ -229,7 +229,9 @@ def _essays(data: ClassData, store, who: str) -> None:
                   if r["reviewed"] else f"automatic {r['score']:.0%}")
         title = (f"{r['learner']} · {r['bank']} · {r['topic'] or r['item']} · {status} · "
                  f"attempt {r['attempt']}")
-        with st.expander(title):
+        key = f"lab_review_{r['attempt']}_{r['item']}"
+        # Open after a save: the title (with the status) changed, so it is a new expander.
+        with st.expander(title, expanded=f"{key}_msg" in st.session_state):
             st.markdown("**Answer** (as the learner wrote it)")
             st.text(r["answer"])
             st.markdown(
@@ -237,7 +239,6 @@ def _essays(data: ClassData, store, who: str) -> None:
                 + "  \n**Claims missing:** " + (escape_markdown(", ".join(r["missing"])) or "none")
                 + "  \n**Negated or contradicted:** "
                 + (escape_markdown(", ".join(r["contradicted"])) or "none"))
-            key = f"lab_review_{r['attempt']}_{r['item']}"
             st.session_state.setdefault(f"{key}_score", round(r["score"] * 100, 1))
             st.session_state.setdefault(f"{key}_note", r["note"])
             c1, c2 = st.columns([1, 3])

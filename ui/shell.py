@@ -24,7 +24,10 @@ from core.validators import ValidationError
 from ui import persistence
 from ui.assessment_ui import progress_panel
 
-__all__ = ["lesson_pages", "run_app", "reroute_to_app"]
+__all__ = ["lesson_pages", "run_app", "reroute_to_app", "INSTRUCTOR_TITLE"]
+
+#: The navigation label of the instructor's class view (after the lesson's pages).
+INSTRUCTOR_TITLE = "Class view (instructors)"
 
 
 def lesson_pages() -> list:
@@ -38,7 +41,7 @@ def lesson_pages() -> list:
     # Not a lesson page: the instructor's class view, last (it asks for the instructor's
     # password or sign-in before showing anything).
     instructor = importlib.import_module("pages.instructor")
-    pages.append(st.Page(instructor.render, title="Class view (instructors)",
+    pages.append(st.Page(instructor.render, title=INSTRUCTOR_TITLE,
                          icon=":material/school:", url_path="instructor"))
     return pages
 

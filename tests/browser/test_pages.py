@@ -148,8 +148,9 @@ def test_deep_link_on_a_fresh_server_goes_through_app_navigation(browser, path, 
         wait_for_app_idle(pg)
         assert pg.locator('[data-testid="stMain"] h1').first.inner_text().startswith(heading)
         from core.lesson import LESSON
+        from ui.shell import INSTRUCTOR_TITLE
 
-        assert nav_labels(pg) == [p.title for p in LESSON.pages]
+        assert nav_labels(pg) == [p.title for p in LESSON.pages] + [INSTRUCTOR_TITLE]
         assert pg.title() == "Transformer Architecture Lab"
         assert pg.get_by_text("Page not found").count() == 0
         assert pg.locator('[data-testid="stDialog"]').count() == 0
