@@ -91,3 +91,36 @@ def test_a_passing_learner_counts_in_the_pass_rate(monkeypatch):
     row = learners[learners["learner id"] == learner_id]
     assert list(row["checkpoint_1 passed"]) == ["yes"]
     assert list(row["checkpoint_1 best"]) == [1.0]
+
+
+def test_a_signed_in_instructor_listed_in_secrets_needs_no_password(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest.conftest import ROOT, TIMEOUT
+    from ui import persistence
+
+    monkeypatch.delenv("LAB_INSTRUCTOR_PASSWORD", raising=False)
+    monkeypatch.setattr(persistence, "signed_in_identity",
+                        lambda: ("Teacher@Example.org", "The teacher"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.secrets["instructor"] = {"emails": ["teacher@example.org"]}
+    at.switch_page("pages/instructor.py")
+    at = at.run()
+    assert [t.label for t in at.tabs][:2] == ["Overview", "Learners"]
+    assert "Reviewing as **Teacher@Example.org**" in everything_shown(at)
+
+
+def test_a_signed_in_learner_not_listed_is_refused(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest.conftest import ROOT, TIMEOUT
+    from ui import persistence
+
+    monkeypatch.delenv("LAB_INSTRUCTOR_PASSWORD", raising=False)
+    monkeypatch.setattr(persistence, "signed_in_identity", lambda: ("learner@example.org", None))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.secrets["instructor"] = {"emails": ["teacher@example.org"]}
+    at.switch_page("pages/instructor.py")
+    at = at.run()
+    assert not at.tabs
+    assert "This page is for the instructor of a hosted class" in everything_shown(at)

@@ -5,6 +5,7 @@ database that is down. Every app here writes to the test session's private datab
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.assessment import bank_path, grade, load_bank
@@ -40,7 +41,18 @@ def code_of(at: AppTest) -> str:
 
 
 def store() -> LearnerStore:
-    return LearnerStore.from_url(default_url())
+    import os
+
+    return LearnerStore.from_url(os.environ.get("LAB_DATABASE_URL") or default_url())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, monkeypatch):
+    """The same learner-facing tests on the default SQLite file and on PostgreSQL (through
+    LAB_DATABASE_URL, as a class deployment would set it)."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("LAB_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    return request.param
 
 
 CP1 = FlowKeys("checkpoint_1")
@@ -54,7 +66,7 @@ def test_a_new_learner_gets_a_resume_code_in_the_address_and_the_sidebar():
     assert not at.exception and not at.error
 
 
-def test_drafts_survive_sidebar_navigation_and_a_reload():
+def test_drafts_survive_sidebar_navigation_and_a_reload(database):
     bank = load_bank(bank_path("checkpoint_1"))
     at = open_page("architecture")
     essay = next(i for i in bank.items if i.type == "essay")
@@ -76,7 +88,7 @@ def test_drafts_survive_sidebar_navigation_and_a_reload():
     assert again.text_area(key=CP1.item(0, essay.id)).value == MODEL_ANSWERS[essay.id]
 
 
-def test_a_submitted_checkpoint_and_its_progress_survive_a_reload():
+def test_a_submitted_checkpoint_and_its_progress_survive_a_reload(database):
     bank = load_bank(bank_path("checkpoint_1"))
     at = open_page("architecture")
     answer_wrong(at, bank, CP1.prefix(0))
@@ -172,3 +184,23 @@ def test_a_database_that_is_down_leaves_the_lesson_working(monkeypatch):
     assert any("Passed: 100%" in s.value for s in at.success)
     assert "Checkpoint 1 (Architecture): passed, best 100%" in sidebar_text(at)
     assert not at.exception
+
+
+def test_a_signed_in_learner_is_their_account_on_every_device(monkeypatch):
+    """With Streamlit's sign-in configured, the account is the learner: no resume code, and a
+    second session signed in to the same account (another device) gets the same record."""
+    from ui import persistence
+
+    monkeypatch.setattr(persistence, "signed_in_identity",
+                        lambda: ("ada@example.org", "Ada Lovelace"))
+    bank = load_bank(bank_path("checkpoint_1"))
+    at = open_page("architecture")
+    who = at.session_state["lab_learner"]
+    assert who["identity"] == "ada@example.org" and who["code"] is None
+    assert "learner" not in at.query_params
+    assert "Signed in as **ada@example.org**" in " ".join(m.value for m in at.sidebar.markdown)
+    answer_right(at, bank, CP1.prefix(0))
+    at = submit(at, "Submit answers")
+    other = open_page("architecture")
+    assert other.session_state["lab_learner"]["id"] == who["id"]
+    assert "Checkpoint 1 (Architecture): passed, best 100%" in sidebar_text(other)
