@@ -204,3 +204,25 @@ def test_a_signed_in_learner_is_their_account_on_every_device(monkeypatch):
     other = open_page("architecture")
     assert other.session_state["lab_learner"]["id"] == who["id"]
     assert "Checkpoint 1 (Architecture): passed, best 100%" in sidebar_text(other)
+
+
+def test_two_tabs_of_one_learner_keep_both_tabs_work():
+    """Two sessions on the same code (two tabs): each submits a different checkpoint and drafts
+    a different answer; a third session (a reload) has all of it."""
+    cp2 = FlowKeys("checkpoint_2")
+    bank1, bank2 = load_bank(bank_path("checkpoint_1")), load_bank(bank_path("checkpoint_2"))
+    first = open_page("architecture")
+    code = code_of(first)
+    second = reopen("residual_stream", code)
+    answer_right(first, bank1, CP1.prefix(0))
+    answer_wrong(second, bank2, cp2.prefix(0))
+    first = submit(first, "Submit answers")
+    second = submit(second, "Submit answers")
+    essay2 = next(i for i in bank2.items if i.type == "essay")
+    assert second.text_area(key=cp2.item(0, essay2.id)).value  # the wrong answer's essay text
+    third = reopen("residual_stream", code)
+    sidebar = sidebar_text(third)
+    assert "Checkpoint 1 (Architecture): passed, best 100%" in sidebar
+    assert "Checkpoint 2 (Residual stream): not passed yet" in sidebar
+    assert third.text_area(key=cp2.item(0, essay2.id)).value == second.text_area(
+        key=cp2.item(0, essay2.id)).value
