@@ -550,8 +550,22 @@ def _show_error(bank_id: str) -> None:
         st.error(f"Your answers could not be graded: {error}")
 
 
+def _fragment_only_run() -> bool:
+    """Whether this run reruns only fragments (a widget inside one changed). A full run draws
+    the sidebar after the callbacks, so it already shows a new result. Streamlit's run context
+    is internal: when it cannot be read, assume a fragment run (one extra rerun, never a stale
+    sidebar)."""
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        return ctx is None or bool(ctx.fragment_ids_this_run)
+    except Exception:  # noqa: BLE001
+        return True
+
+
 def _redraw_app_after_submission() -> None:
-    if st.session_state.pop(RERUN_APP, False):
+    if st.session_state.pop(RERUN_APP, False) and _fragment_only_run():
         st.rerun()  # the whole app: the sidebar's progress includes the new result
 
 

@@ -59,6 +59,9 @@ def test_work_survives_reload_address_bar_sidebar_and_restart(page, data_dir):
         # Drafts: an essay and one ticked box, not submitted.
         essay_box(page, n_essay, essay.min_words).fill(MODEL_ANSWERS[essay.id])
         checkbox(page, ticked).click()
+        # The click starts a rerun that saves both drafts (the essay is sent as it loses focus);
+        # give the rerun time to start before waiting for it to end.
+        page.wait_for_timeout(1_500)
         wait_for_app_idle(page)
 
         # 1. A reload.
