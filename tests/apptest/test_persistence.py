@@ -111,7 +111,7 @@ def test_a_submitted_checkpoint_and_its_progress_survive_a_reload(database):
     assert attempts[1].score == grade(bank, attempts[1].answers).score == 1.0
 
 
-def test_the_final_assessments_review_step_survives_a_reload():
+def test_the_final_assessments_review_step_survives_a_reload(database):
     bank = load_bank(bank_path("summative"))
     at = open_page("assessment")
     answer_right(at, bank, FlowKeys("summative").prefix(0))
@@ -123,7 +123,7 @@ def test_the_final_assessments_review_step_survives_a_reload():
     assert any("Passed" in s.value for s in again.success)
 
 
-def test_accepted_model_settings_survive_a_reload():
+def test_accepted_model_settings_survive_a_reload(database):
     at = apply_form(choose_random(open_page("architecture")))
     label = at.session_state["lab_settings"].key.label
     assert label.startswith("random weights")
@@ -142,7 +142,7 @@ def test_a_bad_code_in_the_address_is_explained_and_a_new_record_started():
     assert not at.exception
 
 
-def test_another_device_resumes_by_typing_the_code():
+def test_another_device_resumes_by_typing_the_code(database):
     bank = load_bank(bank_path("checkpoint_1"))
     first = open_page("architecture")
     answer_right(first, bank, CP1.prefix(0))
@@ -159,7 +159,7 @@ def test_another_device_resumes_by_typing_the_code():
     assert code_of(other) == code_of(first)  # a wrong code changes nothing
 
 
-def test_an_instructors_review_shows_in_the_learners_result():
+def test_an_instructors_review_shows_in_the_learners_result(database):
     bank = load_bank(bank_path("checkpoint_1"))
     at = open_page("architecture")
     answer_wrong(at, bank, CP1.prefix(0))
@@ -206,7 +206,7 @@ def test_a_signed_in_learner_is_their_account_on_every_device(monkeypatch):
     assert "Checkpoint 1 (Architecture): passed, best 100%" in sidebar_text(other)
 
 
-def test_two_tabs_of_one_learner_keep_both_tabs_work():
+def test_two_tabs_of_one_learner_keep_both_tabs_work(database):
     """Two sessions on the same code (two tabs): each submits a different checkpoint and drafts
     a different answer; a third session (a reload) has all of it."""
     cp2 = FlowKeys("checkpoint_2")
