@@ -53,8 +53,12 @@ def test_work_survives_reload_address_bar_sidebar_and_restart(page, data_dir):
         wait_for_app_idle(page)
         code = code_in_address(page)
         sidebar = page.locator('[data-testid="stSidebar"]')
+        # A fresh server's first request reruns once through app.py: open the panel only when
+        # that run has drawn it, then wait for the code to show.
+        sidebar.get_by_text("Your saved work").wait_for()
+        wait_for_app_idle(page)
         sidebar.get_by_text("Your saved work").click()
-        assert code in sidebar.inner_text()
+        sidebar.get_by_text(code).first.wait_for()
         screenshot(page, "persistence-sidebar-code")
         # Drafts: an essay and one ticked box, not submitted.
         essay_box(page, n_essay, essay.min_words).fill(MODEL_ANSWERS[essay.id])
