@@ -50,6 +50,8 @@ def test_class_view_end_to_end(page, class_server, tmp_path):
     wait_for_app_idle(page)
     main = page.locator('[data-testid="stMain"]')
     box = page.get_by_label("Instructor password")
+    box.wait_for()  # a fresh server's first request reruns once through app.py
+    wait_for_app_idle(page)
     box.fill("not it")
     page.get_by_role("button", name="Open the class view").click()
     main.get_by_text("That is not the instructor password").wait_for()
