@@ -24,6 +24,13 @@ Measurements (``measure``), all recomputed from the saved weights:
 
     python training/train_interpretable.py --name attn-only-2l --n-layer 2 --n-head 4 \\
         --d-model 128 --steps 24000
+
+Progressive growth (``--start-layers K``, used for attn-only-4l): only the first K layers train
+(the others start with W_O = 0, so they add nothing, and are skipped) until the small model's
+induction circuit has formed (an evaluation with induction >= ``--grow-induction`` in a layer
+>= 1 and a layer-0 previous-token score >= ``--grow-previous``), or ``--grow-at`` at the latest;
+then every layer trains. The circuit is built with its previous-token head in layer 0 before
+the later layers exist to take that role.
 """
 
 from __future__ import annotations
