@@ -112,11 +112,10 @@ def test_a_previous_token_head_sits_before_the_induction_head(trained):
     assert prev_layer < ind_layer
 
 
-#: The issue's target is a previous-token head in layer 0. The 2-layer model meets it; the
-#: 4-layer model put its previous-token heads in layers 1 and 2 (0.97 and 0.99, metrics.json) and
-#: has none in layer 0 (best 0.18): recorded as a known miss, so this test starts failing (strict)
-#: the day a retrained model meets it.
-LAYER0_MISSES = {"attn-only-4l"}
+#: The issue's target is a previous-token head in layer 0. Both shipped models meet it (the
+#: 4-layer one since it was retrained with progressive growth, see its card). A model that
+#: misses it would be listed here as a strict expected failure, with the reason on its card.
+LAYER0_MISSES: set[str] = set()
 
 
 @pytest.mark.parametrize("name", [
