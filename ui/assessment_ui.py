@@ -550,23 +550,11 @@ def _show_error(bank_id: str) -> None:
         st.error(f"Your answers could not be graded: {error}")
 
 
-def _fragment_only_run() -> bool:
-    """Whether this run reruns only fragments (a widget inside one changed). A full run draws
-    the sidebar after the callbacks, so it already shows a new result. Streamlit's run context
-    is internal: when it cannot be read, assume a fragment run (one extra rerun, never a stale
-    sidebar)."""
-    try:
-        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
-
-        ctx = get_script_run_ctx()
-        return ctx is None or bool(ctx.fragment_ids_this_run)
-    except Exception:  # noqa: BLE001
-        return True
-
-
 def _redraw_app_after_submission() -> None:
-    if st.session_state.pop(RERUN_APP, False) and _fragment_only_run():
-        st.rerun()  # the whole app: the sidebar's progress includes the new result
+    # A submission inside the fragment reruns only the fragment; one full rerun redraws the
+    # sidebar's progress with the new result (public API only, so it also runs after a full run).
+    if st.session_state.pop(RERUN_APP, False):
+        st.rerun()
 
 
 def checkpoint(bank_id: str) -> None:
