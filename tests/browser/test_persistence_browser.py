@@ -31,6 +31,28 @@ def code_in_address(pg) -> str:
     return CODE.search(pg.url).group(1)
 
 
+def wait_for_drafts(data_dir: Path, code: str, item_ids: set[str], timeout_s: float = 60):
+    """Poll the server's database until checkpoint 1 drafts of ``item_ids`` are saved."""
+    import time
+
+    from core.store import LearnerStore, default_url
+
+    store = LearnerStore.from_url(default_url(data_dir))
+    try:
+        learner = store.learner_for_code(code)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            state = store.load_state(learner)
+            saved = {k.rsplit(":", 1)[1] for k, v in state.items()
+                     if k.startswith("draft:checkpoint_1:") and v}
+            if item_ids <= saved:
+                return
+            assert time.monotonic() < deadline, f"drafts saved: {sorted(saved)}"
+            time.sleep(0.3)
+    finally:
+        store.engine.dispose()
+
+
 def essay_box(pg, n: int, min_words: int):
     return pg.get_by_role("textbox", name=f"Your answer to question {n} (at least {min_words} "
                                            f"words)")
@@ -63,9 +85,9 @@ def test_work_survives_reload_address_bar_sidebar_and_restart(page, data_dir):
         # Drafts: an essay and one ticked box, not submitted.
         essay_box(page, n_essay, essay.min_words).fill(MODEL_ANSWERS[essay.id])
         checkbox(page, ticked).click()
-        # The click starts a rerun that saves both drafts (the essay is sent as it loses focus);
-        # give the rerun time to start before waiting for it to end.
-        page.wait_for_timeout(1_500)
+        # The click sends both answers (the essay as it loses focus); wait until the server has
+        # saved both drafts in the learner's record before reloading.
+        wait_for_drafts(data_dir, code, {essay.id, select.id})
         wait_for_app_idle(page)
 
         # 1. A reload.
