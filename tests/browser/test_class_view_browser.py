@@ -44,6 +44,7 @@ def class_server():
 @pytest.mark.timeout(900)
 def test_class_view_end_to_end(page, class_server, tmp_path):
     from axe_playwright_python.sync_playwright import Axe
+    from playwright.sync_api import expect
 
     base, data_dir, attempt, essay, result = class_server
     page.goto(base + "instructor")
@@ -61,8 +62,12 @@ def test_class_view_end_to_end(page, class_server, tmp_path):
     page.get_by_role("button", name="Open the class view").click()
     main.get_by_role("tab", name="Essays to review").wait_for()
     wait_for_app_idle(page)
-    overview = main.inner_text()  # (the tables are canvas grids: their cells are not text)
-    assert re.search(r"Learners with a submission\s+1\s", overview), overview[:600]
+    # The metrics are drawn once their columns have been measured: wait for them, not just for
+    # the script to finish.
+    metric = main.locator('[data-testid="stMetric"]', has_text="Learners with a submission")
+    expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text("1", timeout=30_000)
+    expect(main.locator('[data-testid="stMetric"]', has_text=re.compile(r"^Attempts")).locator(
+        '[data-testid="stMetricValue"]')).to_have_text("1", timeout=30_000)
     assert not page_problems(page)
     screenshot(page, "class-view-overview")
     violations = [v for v in Axe().run(page).response["violations"] if v.get("impact") in BLOCKING]

@@ -18,6 +18,7 @@ from .test_pages import page_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(SKIP_BROWSER, reason=SKIP_REASON)]
 
+VALUE_TIMEOUT_MS = 30_000
 CODE = re.compile(r"[?&]learner=([A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4})")
 
 
@@ -64,6 +65,8 @@ def checkbox(pg, option: str):
 
 @pytest.mark.timeout(900)
 def test_work_survives_reload_address_bar_sidebar_and_restart(page, data_dir):
+    from playwright.sync_api import expect
+
     bank = load_bank(bank_path("checkpoint_1"))
     items = list(bank.items)
     n_essay, essay = next((n, i) for n, i in enumerate(items, 1) if i.type == "essay")
@@ -94,8 +97,11 @@ def test_work_survives_reload_address_bar_sidebar_and_restart(page, data_dir):
         page.reload()
         wait_for_app_idle(page)
         assert code_in_address(page) == code
-        assert essay_box(page, n_essay, essay.min_words).input_value() == MODEL_ANSWERS[essay.id]
-        assert checkbox(page, ticked).locator("input").is_checked()
+        # (A restored widget is drawn first with its default and then given the saved value, so
+        # these assertions wait for the value rather than reading it once.)
+        expect(essay_box(page, n_essay, essay.min_words)).to_have_value(
+            MODEL_ANSWERS[essay.id], timeout=VALUE_TIMEOUT_MS)
+        expect(checkbox(page, ticked).locator("input")).to_be_checked(timeout=VALUE_TIMEOUT_MS)
 
         # 2. Another page's address typed without the code: the cookie finds the record.
         page.goto(base + "residual_stream")
@@ -105,13 +111,15 @@ def test_work_survives_reload_address_bar_sidebar_and_restart(page, data_dir):
         page.locator('[data-testid="stSidebarNav"] a', has_text="Architecture").first.click()
         wait_for_app_idle(page)
         assert code_in_address(page) == code
-        assert essay_box(page, n_essay, essay.min_words).input_value() == MODEL_ANSWERS[essay.id]
+        expect(essay_box(page, n_essay, essay.min_words)).to_have_value(
+            MODEL_ANSWERS[essay.id], timeout=VALUE_TIMEOUT_MS)
 
         # Submit what is there (a partial answer: not passed).
         page.get_by_role("button", name="Submit answers").click()
         page.get_by_text(re.compile(r"Not passed yet: \d+%")).first.wait_for()
         wait_for_app_idle(page)
-        assert "Checkpoint 1 (Architecture): not passed yet" in sidebar.inner_text()
+        expect(sidebar).to_contain_text("Checkpoint 1 (Architecture): not passed yet",
+                                        timeout=VALUE_TIMEOUT_MS)
         assert not page_problems(page)
 
     # 4. The server restarts (a new process, the same database): open the address with the code.
@@ -124,6 +132,7 @@ def test_work_survives_reload_address_bar_sidebar_and_restart(page, data_dir):
                             ).first.wait_for()
         wait_for_app_idle(page)
         page.get_by_text(re.compile(r"Not passed yet: \d+%")).first.wait_for()
-        assert essay_box(page, n_essay, essay.min_words).input_value() == MODEL_ANSWERS[essay.id]
+        expect(essay_box(page, n_essay, essay.min_words)).to_have_value(
+            MODEL_ANSWERS[essay.id], timeout=VALUE_TIMEOUT_MS)
         screenshot(page, "persistence-after-restart")
         assert not page_problems(page)
