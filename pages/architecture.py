@@ -32,6 +32,97 @@ def _parameter_summary(table: pd.DataFrame) -> str:
             f"one dominates depends on the width, the depth and the vocabulary.")
 
 
+@st.fragment
+def heads_section(key, token_ids: tuple[int, ...], report: dict, ids: list[int],
+                  texts: list[str] | None) -> None:
+    """Sections 5 and 6: the layer and head pickers and everything drawn for the chosen head.
+    A fragment: changing the layer or head reruns only this part of the page."""
+    # -- 5. attention ----------------------------------------------------------------------------
+    st.header("5. Attention patterns", divider="gray")
+    st.markdown(
+        "A head decides *where to read from*: each query position spreads a total weight of 1 "
+        "over itself and earlier positions (the causal mask makes later positions exactly 0). "
+        "Colours run on a fixed scale from 0 to 1, and cells close to uniform attention "
+        "(1/(i+1) in row i) are marked, so 'nothing learned' looks like nothing. Pick a layer "
+        "and head; switching only re-draws, it does not rerun the model."
+    )
+    layer, head = attention_explorer(report["attention"], ids, key_prefix="arch",
+                                     token_texts=texts)
+
+    st.subheader("How focused is each head?")
+    st.markdown(
+        "Entropy measures how spread out a head's attention is, in nats: 0 means every query "
+        "looks at exactly one position; attending evenly over n positions gives ln n. It is "
+        "computed for each query's row and then averaged, per head (averaging the heads' "
+        f"patterns first would hide sharp heads). Uniform causal attention over these {len(ids)} "
+        f"tokens scores {report['uniform_entropy']:.3f} nats: the colour scale runs from 0 to "
+        "ln n and heads at that baseline are marked."
+    )
+    chart, table = cached(charts.entropy_heatmap, report["entropy"], len(ids))
+    chart_with_table(chart, table, table_label="entropy per layer and head")
+
+    # -- 6. circuits -----------------------------------------------------------------------------
+    st.header(f"6. QK and OV circuits of layer {layer}, head {head}", divider="gray")
+    st.markdown(
+        "A head is two independent circuits. **QK = W_Qᵀ W_K** decides the pattern: the score "
+        "from position i to j is x_i · QK · x_jᵀ / √d_head. **OV = W_O W_V** decides what is "
+        "written: the head outputs A · x · OVᵀ. Both are d_model × d_model matrices that pass "
+        "through a d_head-dimensional bottleneck, so at most d_head singular values can be "
+        "non-zero (the dashed line)."
+    )
+    circuit = get_circuit(key, layer, head, token_ids)
+    q1, q2 = st.columns(2)
+    with q1:
+        chart, table = cached(charts.singular_value_chart, circuit["qk_singular_values"],
+                                                   circuit["rank_cap"], "QK", layer, head)
+        chart_with_table(chart, table, table_label="QK singular values")
+    with q2:
+        chart, table = cached(charts.singular_value_chart, circuit["ov_singular_values"],
+                                                   circuit["rank_cap"], "OV", layer, head)
+        chart_with_table(chart, table, table_label="OV singular values")
+
+    st.subheader("What drives this head's scores")
+    shares = circuit["qk_shares"]
+    top = max(shares, key=shares.get)
+    st.markdown(
+        "The head's input x_l is a sum of parts (token embedding, position embedding"
+        + (", and what earlier layers wrote" if layer > 0 else "")
+        + "), and the score is bilinear, so it splits exactly into one term per (query part, "
+        "key part). The bars show each term's share of the scores (mean absolute size, over "
+        f"the positions a query can see). Here **{top}** drives {shares[top]:.0%} of them; the "
+        f"terms add up to the actual scores within {circuit['qk_sum_error']:.1e}."
+    )
+    chart, table = cached(charts.qk_terms_chart, shares, circuit["qk_magnitudes"], layer, head)
+    chart_with_table(chart, table, table_label="score terms and their shares")
+
+    tok = circuit["tokens"]
+    st.markdown(
+        f"**Token-level slices for the {len(tok)} distinct tokens of your input.** The left one "
+        f"is only the token·token term above ({shares.get('token·token', 0.0):.1%} of the "
+        "scores here): how much a query token would attend to a key token through the "
+        "embeddings alone. The right one is the OV circuit read from embedding to logits: how "
+        "much attending to a token raises each output token's logit through this head alone."
+    )
+    q1, q2 = st.columns(2)
+    with q1:
+        chart, table = cached(charts.token_matrix_heatmap, 
+            circuit["qk_tokens"], tok, title=f"QK token·token term (L{layer} H{head})",
+            description=(f"Heatmap of W_E[query] · QK · W_E[key]ᵀ / √d_head for the {len(tok)} "
+                         "distinct input tokens; red is a higher score, blue lower, values "
+                         "printed in the cells."),
+            row_title="Query token", col_title="Key token", value="score")
+        chart_with_table(chart, table, table_label="QK token slice", hide_index=False)
+    with q2:
+        chart, table = cached(charts.token_matrix_heatmap, 
+            circuit["ov_tokens"], tok, title=f"OV from embedding to logits (L{layer} H{head})",
+            description=(f"Heatmap of W_U[output] · OV · W_E[attended]ᵀ for the {len(tok)} "
+                         "distinct input tokens: the direct effect on each output token's logit "
+                         "of attending to each token; red raises, blue lowers, values printed in "
+                         "the cells."),
+            row_title="Output token", col_title="Attended token", value="logit_effect")
+        chart_with_table(chart, table, table_label="OV token slice", hide_index=False)
+
+
 def render() -> None:
     settings = model_sidebar()
     st.title("Architecture: the residual stream")
@@ -129,90 +220,7 @@ def render() -> None:
     chart, table = cached(charts.stream_norm_chart, report["stream_norms"])
     chart_with_table(chart, table, table_label="residual stream norm per layer")
 
-    # -- 5. attention ----------------------------------------------------------------------------
-    st.header("5. Attention patterns", divider="gray")
-    st.markdown(
-        "A head decides *where to read from*: each query position spreads a total weight of 1 "
-        "over itself and earlier positions (the causal mask makes later positions exactly 0). "
-        "Colours run on a fixed scale from 0 to 1, and cells close to uniform attention "
-        "(1/(i+1) in row i) are marked, so 'nothing learned' looks like nothing. Pick a layer "
-        "and head; switching only re-draws, it does not rerun the model."
-    )
-    layer, head = attention_explorer(report["attention"], ids, key_prefix="arch",
-                                     token_texts=texts)
-
-    st.subheader("How focused is each head?")
-    st.markdown(
-        "Entropy measures how spread out a head's attention is, in nats: 0 means every query "
-        "looks at exactly one position; attending evenly over n positions gives ln n. It is "
-        "computed for each query's row and then averaged, per head (averaging the heads' "
-        f"patterns first would hide sharp heads). Uniform causal attention over these {len(ids)} "
-        f"tokens scores {report['uniform_entropy']:.3f} nats: the colour scale runs from 0 to "
-        "ln n and heads at that baseline are marked."
-    )
-    chart, table = cached(charts.entropy_heatmap, report["entropy"], len(ids))
-    chart_with_table(chart, table, table_label="entropy per layer and head")
-
-    # -- 6. circuits -----------------------------------------------------------------------------
-    st.header(f"6. QK and OV circuits of layer {layer}, head {head}", divider="gray")
-    st.markdown(
-        "A head is two independent circuits. **QK = W_Qᵀ W_K** decides the pattern: the score "
-        "from position i to j is x_i · QK · x_jᵀ / √d_head. **OV = W_O W_V** decides what is "
-        "written: the head outputs A · x · OVᵀ. Both are d_model × d_model matrices that pass "
-        "through a d_head-dimensional bottleneck, so at most d_head singular values can be "
-        "non-zero (the dashed line)."
-    )
-    circuit = get_circuit(key, layer, head, token_ids)
-    q1, q2 = st.columns(2)
-    with q1:
-        chart, table = cached(charts.singular_value_chart, circuit["qk_singular_values"],
-                                                   circuit["rank_cap"], "QK", layer, head)
-        chart_with_table(chart, table, table_label="QK singular values")
-    with q2:
-        chart, table = cached(charts.singular_value_chart, circuit["ov_singular_values"],
-                                                   circuit["rank_cap"], "OV", layer, head)
-        chart_with_table(chart, table, table_label="OV singular values")
-
-    st.subheader("What drives this head's scores")
-    shares = circuit["qk_shares"]
-    top = max(shares, key=shares.get)
-    st.markdown(
-        "The head's input x_l is a sum of parts (token embedding, position embedding"
-        + (", and what earlier layers wrote" if layer > 0 else "")
-        + "), and the score is bilinear, so it splits exactly into one term per (query part, "
-        "key part). The bars show each term's share of the scores (mean absolute size, over "
-        f"the positions a query can see). Here **{top}** drives {shares[top]:.0%} of them; the "
-        f"terms add up to the actual scores within {circuit['qk_sum_error']:.1e}."
-    )
-    chart, table = cached(charts.qk_terms_chart, shares, circuit["qk_magnitudes"], layer, head)
-    chart_with_table(chart, table, table_label="score terms and their shares")
-
-    tok = circuit["tokens"]
-    st.markdown(
-        f"**Token-level slices for the {len(tok)} distinct tokens of your input.** The left one "
-        f"is only the token·token term above ({shares.get('token·token', 0.0):.1%} of the "
-        "scores here): how much a query token would attend to a key token through the "
-        "embeddings alone. The right one is the OV circuit read from embedding to logits: how "
-        "much attending to a token raises each output token's logit through this head alone."
-    )
-    q1, q2 = st.columns(2)
-    with q1:
-        chart, table = cached(charts.token_matrix_heatmap, 
-            circuit["qk_tokens"], tok, title=f"QK token·token term (L{layer} H{head})",
-            description=(f"Heatmap of W_E[query] · QK · W_E[key]ᵀ / √d_head for the {len(tok)} "
-                         "distinct input tokens; red is a higher score, blue lower, values "
-                         "printed in the cells."),
-            row_title="Query token", col_title="Key token", value="score")
-        chart_with_table(chart, table, table_label="QK token slice", hide_index=False)
-    with q2:
-        chart, table = cached(charts.token_matrix_heatmap, 
-            circuit["ov_tokens"], tok, title=f"OV from embedding to logits (L{layer} H{head})",
-            description=(f"Heatmap of W_U[output] · OV · W_E[attended]ᵀ for the {len(tok)} "
-                         "distinct input tokens: the direct effect on each output token's logit "
-                         "of attending to each token; red raises, blue lowers, values printed in "
-                         "the cells."),
-            row_title="Output token", col_title="Attended token", value="logit_effect")
-        chart_with_table(chart, table, table_label="OV token slice", hide_index=False)
+    heads_section(key, token_ids, report, ids, texts)
 
     # -- 7. decomposition ------------------------------------------------------------------------
     st.header("7. The exact path decomposition", divider="gray")

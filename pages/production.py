@@ -220,7 +220,7 @@ def _sentence_section(source: tuple[str, str], local_ok: bool) -> dict | None:
     chart_with_table(chart, table, table_label="top next-token predictions")
 
     st.subheader("Attention pattern")
-    attention_explorer(res["attentions"], res["ids"], key_prefix="prod", token_texts=tokens)
+    _attention_section(res["attentions"], res["ids"], tokens)
 
     st.subheader("Entropy and previous-token heads")
     best_layer, best_head, best_score = strongest_head(res["previous_token"])
@@ -251,6 +251,12 @@ def _sentence_section(source: tuple[str, str], local_ok: bool) -> dict | None:
         chart_with_table(chart, table, table_label="previous-token attention per head")
     _induction(res)
     return res
+
+
+@st.fragment
+def _attention_section(attentions, ids, tokens) -> None:
+    """The layer and head pickers and the heatmap: a fragment, so picking reruns only this."""
+    attention_explorer(attentions, ids, key_prefix="prod", token_texts=tokens)
 
 
 def _induction(res: dict) -> None:

@@ -76,6 +76,23 @@ def _side_by_side(trained, random, token_ids) -> None:
             chart_with_table(chart, data, table_label=f"{title.lower()}, trained and random")
 
 
+@st.fragment
+def _spectrum(subspace: list[dict]) -> None:
+    """One stream's singular values, picked by a selectbox: a fragment, so picking reruns only
+    this part of the page."""
+    stream_names = [f"x{l}" for l in range(len(subspace))]
+    choice = st.selectbox("Stream for the spectrum", stream_names,
+                          index=len(stream_names) - 1, key="residual_spectrum_stream",
+                          help="x0 is the embeddings; x_l is the stream after layer l − 1.")
+    sub = subspace[stream_names.index(choice)]
+    c = st.columns(3)
+    c[0].metric("Effective rank", sub["effective_rank"])
+    c[1].metric("Cap: min(tokens, d_model)", sub["rank_cap"])
+    c[2].metric("Share of the cap used", f"{sub['cap_utilization']:.0%}")
+    chart, data = cached(charts.spectrum_chart, sub["singular_values"], choice)
+    chart_with_table(chart, data, table_label=f"singular values of {choice}")
+
+
 def render() -> None:
     model_sidebar()
     st.title("Residual stream: how information flows")
@@ -161,17 +178,7 @@ def render() -> None:
     )
     chart, data = cached(charts.effective_rank_chart, ranks, cap, cfg.d_model)
     chart_with_table(chart, data, table_label="effective rank per layer")
-    stream_names = [f"x{l}" for l in range(len(subspace))]
-    choice = st.selectbox("Stream for the spectrum", stream_names,
-                          index=len(stream_names) - 1, key="residual_spectrum_stream",
-                          help="x0 is the embeddings; x_l is the stream after layer l − 1.")
-    sub = subspace[stream_names.index(choice)]
-    c = st.columns(3)
-    c[0].metric("Effective rank", sub["effective_rank"])
-    c[1].metric("Cap: min(tokens, d_model)", sub["rank_cap"])
-    c[2].metric("Share of the cap used", f"{sub['cap_utilization']:.0%}")
-    chart, data = cached(charts.spectrum_chart, sub["singular_values"], choice)
-    chart_with_table(chart, data, table_label=f"singular values of {choice}")
+    _spectrum(subspace)
 
     # -- 4. information types ------------------------------------------------------------------
     st.header("4. Token identity and position, carried along", divider="gray")

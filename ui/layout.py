@@ -8,6 +8,7 @@ from typing import Sequence
 import altair as alt
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from ui import charts
@@ -24,7 +25,23 @@ def cached(builder, *args, **kwargs) -> tuple[dict, pd.DataFrame]:
 @st.cache_data(max_entries=512, show_spinner=False)
 def _cached_spec(module: str, name: str, args: tuple, kwargs: dict) -> tuple[dict, pd.DataFrame]:
     chart, table = getattr(importlib.import_module(module), name)(*args, **kwargs)
-    return chart.to_dict(validate=False), table
+    spec = chart.to_dict(validate=False)
+    # The chart's data, serialised once: Streamlit sends a named dataset as Arrow IPC bytes and
+    # passes bytes through as they are, so a rerun does not convert the same rows again.
+    datasets = spec.get("datasets")
+    if isinstance(datasets, dict):
+        spec["datasets"] = {name: _arrow_ipc(rows) if isinstance(rows, list) else rows
+                            for name, rows in datasets.items()}
+    return spec, table
+
+
+def _arrow_ipc(rows: list[dict]) -> bytes:
+    """A dataset (a list of records) as Arrow IPC stream bytes, the way Streamlit writes it."""
+    table = pa.Table.from_pandas(pd.DataFrame(rows))
+    sink = pa.BufferOutputStream()
+    with pa.RecordBatchStreamWriter(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
 
 
 def chart_with_table(chart: alt.TopLevelMixin | dict, table: pd.DataFrame, *, table_label: str,

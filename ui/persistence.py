@@ -336,13 +336,17 @@ def _on_name() -> None:
 
 # -- the sidebar panel -----------------------------------------------------------------------------
 def _set_cookie(code: str) -> None:
-    """Remember the code in this browser (a first-party cookie, one year), once per session."""
+    """Remember the code in this browser (a first-party cookie, one year, ``Secure`` over
+    HTTPS), once per session."""
     ss = st.session_state
     if ss.get(COOKIE_SET) == code:
         return
     ss[COOKIE_SET] = code
+    # Secure where the page came over HTTPS (a hosted copy), so the code never travels in clear
+    # text; a learner's own http://localhost keeps working.
     st.html(f"<script>document.cookie = '{COOKIE}={code}; path=/; max-age=31536000; "
-            f"SameSite=Lax';</script>", unsafe_allow_javascript=True, width="content")
+            f"SameSite=Lax' + (location.protocol === 'https:' ? '; Secure' : '');</script>",
+            unsafe_allow_javascript=True, width="content")
 
 
 def record_panel() -> None:
