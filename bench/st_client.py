@@ -45,7 +45,7 @@ class Widget:
 class RunResult:
     seconds: float
     status: str
-    texts: list[str] = field(default_factory=list)  # markdown / alerts / metrics drawn
+    texts: list[str] = field(default_factory=list)  # markdown, headings, alerts, metrics drawn
     exceptions: list[str] = field(default_factory=list)
 
 
@@ -180,6 +180,8 @@ class Session:
             result.texts.append(el.markdown.body)
         elif kind == "alert":
             result.texts.append(el.alert.body)
+        elif kind == "heading":
+            result.texts.append(el.heading.body)
         elif kind == "metric":
             result.texts.append(f"{el.metric.label}: {el.metric.body}")
 

@@ -1,0 +1,57 @@
+"""Pickers rerun only their part of the page (st.fragment), checked against a real server over
+Streamlit's protocol: the widget belongs to a fragment, the run redraws the chosen head's
+section, and nothing outside it (no page title, no sidebar) is sent again."""
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from st_client import Session  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from tests.server.test_load_server import _bench
+
+    bench = _bench()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    proc, base = bench.start_server(tempfile.mkdtemp(prefix="lab-fragments-"), log)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+async def _pick(base: str, page: str, label: str, pick) -> tuple[object, object, str]:
+    async with Session(base) as s:
+        opened = await s.open(page)
+        widget = s.widget("selectbox", label)
+        value = pick(list(widget.proto.options))
+        changed = await s.change("selectbox", label, value)
+        return opened, changed, widget.fragment_id
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("page, label, pick, drawn", [
+    ("architecture", "Layer", lambda o: o[1], "QK and OV circuits of layer 1, head 0"),
+    ("architecture", "Head", lambda o: o[2], "QK and OV circuits of layer 0, head 2"),
+    ("residual_stream", "Stream for the spectrum", lambda o: o[0], None),
+    ("production", "Layer", lambda o: o[3], None),
+])
+def test_a_picker_reruns_only_its_fragment(server, page, label, pick, drawn):
+    opened, changed, fragment_id = asyncio.run(_pick(server, page, label, pick))
+    assert not opened.exceptions and not changed.exceptions
+    assert fragment_id, f"{label!r} on {page} is not inside a fragment"
+    assert changed.status == "FINISHED_FRAGMENT_RUN_SUCCESSFULLY"
+    # The whole page drew the sidebar's progress panel; the picker's run did not.
+    assert any("Your progress" in t for t in opened.texts)
+    assert not any("Your progress" in t for t in changed.texts)
+    assert len(changed.texts) < len(opened.texts)
+    if drawn:
+        assert any(drawn in t for t in changed.texts), changed.texts[:5]
+        assert not any(t.startswith("Architecture") for t in changed.texts)  # the page title
