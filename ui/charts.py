@@ -21,6 +21,46 @@ import pandas as pd
 
 from core.trace import uniform_entropy, uniform_previous_token
 
+
+# -- fast encodings -------------------------------------------------------------------------------
+# Altair turns every channel value given as a string ("field:Q") or a dict (alt.condition,
+# alt.value) into a channel object through ``from_dict``, which rebuilds a lookup table over all
+# of its ~600 schema classes on each call: about 7 ms per value, most of a chart's build time.
+# ``Chart.encode`` makes those objects directly (the same classes, so the same Vega-Lite spec).
+_CHANNELS = {
+    "x": (alt.X, alt.XValue), "y": (alt.Y, alt.YValue), "x2": (alt.X2, alt.X2Value),
+    "y2": (alt.Y2, alt.Y2Value), "color": (alt.Color, alt.ColorValue),
+    "fill": (alt.Fill, alt.FillValue), "stroke": (alt.Stroke, alt.StrokeValue),
+    "opacity": (alt.Opacity, alt.OpacityValue), "size": (alt.Size, alt.SizeValue),
+    "shape": (alt.Shape, alt.ShapeValue), "strokeDash": (alt.StrokeDash, alt.StrokeDashValue),
+    "text": (alt.Text, alt.TextValue), "tooltip": (alt.Tooltip, alt.TooltipValue),
+    "detail": (alt.Detail, None), "order": (alt.Order, alt.OrderValue),
+    "xOffset": (alt.XOffset, alt.XOffsetValue), "yOffset": (alt.YOffset, alt.YOffsetValue),
+}
+
+
+def _channel(name: str, value):
+    if isinstance(value, (list, tuple)):
+        return [_channel(name, v) for v in value]
+    classes = _CHANNELS.get(name)
+    if classes is None or isinstance(value, alt.SchemaBase):
+        return value
+    field_class, value_class = classes
+    if isinstance(value, str):
+        return field_class(value)
+    if isinstance(value, dict):
+        cls = value_class if "value" in value else field_class
+        if cls is not None:
+            return cls(**value)
+    return value
+
+
+class Chart(alt.Chart):
+    """``alt.Chart`` whose ``encode`` builds channel objects directly (see ``_CHANNELS``)."""
+
+    def encode(self, *args, **channels):
+        return super().encode(*args, **{k: _channel(k, v) for k, v in channels.items()})
+
 __all__ = [
     "ChartWithTable",
     "stream_norm_chart",
@@ -112,7 +152,7 @@ def _heatmap(df: pd.DataFrame, *, x: str, y: str, value: str, x_title: str, y_ti
                           clamp=True)
     else:
         scale = alt.Scale(scheme=scheme, domain=[lo, hi], clamp=True)
-    base = alt.Chart(df).encode(
+    base = Chart(df).encode(
         x=alt.X(f"{x}:N", sort=list(x_order), title=x_title, axis=alt.Axis(labelAngle=-45)),
         y=alt.Y(f"{y}:N", sort=list(y_order), title=y_title),
     )
@@ -193,9 +233,9 @@ def stream_norm_chart(stream_norms: np.ndarray) -> ChartWithTable:
         "max_norm": stream_norms.max(axis=1),
     })
     x = alt.X("after_layer:O", title="Residual stream x_l (0 = embeddings, l = after layer l)")
-    band = alt.Chart(df).mark_area(opacity=0.25).encode(
+    band = Chart(df).mark_area(opacity=0.25).encode(
         x=x, y=alt.Y("min_norm:Q", title="‖x_l‖ (L2 norm over d_model)"), y2="max_norm:Q")
-    line = alt.Chart(df).mark_line(point=True).encode(
+    line = Chart(df).mark_line(point=True).encode(
         x=x, y="mean_norm:Q",
         tooltip=["stream", alt.Tooltip("mean_norm:Q", format=".4f"),
                  alt.Tooltip("min_norm:Q", format=".4f"), alt.Tooltip("max_norm:Q", format=".4f")],
@@ -328,7 +368,7 @@ def singular_value_chart(values: np.ndarray, rank_cap: int, name: str, layer: in
     x_scale = alt.Scale(domain=[0.5, right_edge], nice=False, zero=False)
     axis = (alt.Axis(values=list(range(1, n + 1)), format="d") if n <= 32
             else alt.Axis(tickMinStep=1, format="d"))
-    bars = alt.Chart(bar_df).mark_rect().encode(
+    bars = Chart(bar_df).mark_rect().encode(
         x=alt.X("left:Q", scale=x_scale, axis=axis, title="Singular value index"),
         x2="right:Q",
         y=alt.Y("singular_value:Q", title="Singular value", scale=alt.Scale(zero=True)),
@@ -337,11 +377,11 @@ def singular_value_chart(values: np.ndarray, rank_cap: int, name: str, layer: in
         tooltip=["index", alt.Tooltip("singular_value:Q", format=".5f"), "within_rank_cap"],
     )
     cap_x = rank_cap + 0.5
-    rule = alt.Chart(pd.DataFrame({"cap": [cap_x]})).mark_rule(
+    rule = Chart(pd.DataFrame({"cap": [cap_x]})).mark_rule(
         strokeDash=[6, 4], color=_RED, strokeWidth=2).encode(x=alt.X("cap:Q", scale=x_scale))
     room_right = rank_cap < n  # the zero bars leave room for the label right of the rule
     top = float(values.max()) if n else 1.0
-    label = alt.Chart(pd.DataFrame({"cap": [cap_x], "y": [top]})).mark_text(
+    label = Chart(pd.DataFrame({"cap": [cap_x], "y": [top]})).mark_text(
         align="left" if room_right else "right", dx=5 if room_right else -5, dy=2,
         baseline="top", color=_RED, fontSize=11, lineBreak="\n").encode(
         x=alt.X("cap:Q", scale=x_scale), y="y:Q",
@@ -396,7 +436,7 @@ def decomposition_chart(direct_norms: np.ndarray, layer_norms: np.ndarray,
         "share_of_final": [direct_share, *layer_shares, 1.0],
         "kind": ["part"] * len(sources) + ["sum of parts"],
     })
-    bars = alt.Chart(df).mark_bar().encode(
+    bars = Chart(df).mark_bar().encode(
         y=alt.Y("source:N", sort=list(df["source"]), title=None,
                 axis=alt.Axis(labelLimit=220)),
         x=alt.X("mean_norm:Q", title="Mean L2 norm over positions"),
@@ -457,7 +497,7 @@ def similarity_chart(similarities: Sequence[float]) -> ChartWithTable:
     values = [1.0, *similarities]
     df = pd.DataFrame({"stream": _stream_labels(len(values)), "after_layer": range(len(values)),
                        "cosine_with_x0": values})
-    chart = alt.Chart(df).mark_line(point=True).encode(
+    chart = Chart(df).mark_line(point=True).encode(
         x=alt.X("after_layer:O", title="Residual stream x_l (0 = embeddings)"),
         y=alt.Y("cosine_with_x0:Q", title="Cosine similarity with x0",
                 scale=alt.Scale(domain=[min(0.0, min(values)), 1.0])),
@@ -483,14 +523,14 @@ def effective_rank_chart(effective_ranks: Sequence[int], rank_cap: int,
                        "d_model": d_model})
     x = alt.X("after_layer:O", title="Residual stream x_l (0 = embeddings)")
     top = max(rank_cap, max(effective_ranks)) * 1.15 + 0.5
-    line = alt.Chart(df).mark_line(point=True).encode(
+    line = Chart(df).mark_line(point=True).encode(
         x=x, y=alt.Y("effective_rank:Q", title="Directions holding 90% of the energy",
                      scale=alt.Scale(domain=[0, top])),
         tooltip=["stream", "effective_rank", "rank_cap", "d_model"],
     )
-    cap = alt.Chart(df).mark_line(strokeDash=[6, 4], color="#b00020").encode(
+    cap = Chart(df).mark_line(strokeDash=[6, 4], color="#b00020").encode(
         x=x, y="rank_cap:Q")
-    cap_label = alt.Chart(df.tail(1)).mark_text(align="right", dy=-8, color="#b00020").encode(
+    cap_label = Chart(df.tail(1)).mark_text(align="right", dy=-8, color="#b00020").encode(
         x=x, y="rank_cap:Q", text=alt.value(f"cap = min(tokens, d_model) = {rank_cap}"))
     chart = alt.layer(line, cap, cap_label).properties(
         title="Subspace use: effective rank per layer",
@@ -513,7 +553,7 @@ def spectrum_chart(singular_values: np.ndarray, stream: str) -> ChartWithTable:
     share = np.cumsum(energy) / total if total > 0 else np.zeros_like(energy)
     df = pd.DataFrame({"direction": np.arange(1, len(s) + 1), "singular_value": s,
                        "cumulative_energy_share": share})
-    bars = alt.Chart(df).mark_bar().encode(
+    bars = Chart(df).mark_bar().encode(
         x=alt.X("direction:O", title="Singular direction (largest first)"),
         y=alt.Y("singular_value:Q", title="Singular value"),
         tooltip=["direction", alt.Tooltip("singular_value:Q", format=".4f"),
@@ -568,10 +608,10 @@ def information_types_chart(token_coef: Sequence[float], position_coef: Sequence
                         **legend),
         tooltip=["stream", "information", alt.Tooltip("coefficient:Q", format=".4f")],
     )
-    lines = alt.Chart(df).mark_line(point=alt.OverlayMarkDef(size=70, filled=True)).encode(**enc)
+    lines = Chart(df).mark_line(point=alt.OverlayMarkDef(size=70, filled=True)).encode(**enc)
     refs = pd.DataFrame({"y": [1.0, 0.0], "label": ["fully present (x0)", "absent (0)"]})
-    rules = alt.Chart(refs).mark_rule(color="#555555", strokeDash=[2, 2]).encode(y="y:Q")
-    rule_text = alt.Chart(refs).mark_text(align="left", dx=4, color="#333333",
+    rules = Chart(refs).mark_rule(color="#555555", strokeDash=[2, 2]).encode(y="y:Q")
+    rule_text = Chart(refs).mark_text(align="left", dx=4, color="#333333",
                                           fontSize=11).encode(x=alt.value("width"), y="y:Q",
                                                               text="label:N")
     r2_text = f"; the two parts explain {r2[-1]:.1%} of the final stream's energy" if r2 else ""
@@ -638,7 +678,7 @@ def comparison_chart(series: Mapping[str, Sequence[float]], *, metric: str, x_ti
                                                    range=_PAIR_STYLE["shapes"][:k]), **legend),
         tooltip=["model", "x", alt.Tooltip(f"{metric}:Q", format=".4g")],
     )
-    layers = [alt.Chart(df).mark_line(point=alt.OverlayMarkDef(size=70, filled=True))
+    layers = [Chart(df).mark_line(point=alt.OverlayMarkDef(size=70, filled=True))
               .encode(**enc)]
     parts = "; ".join(
         f"{name}: from {float(series[name][0]):.3g} at {x_labels[0]} to "
@@ -647,9 +687,9 @@ def comparison_chart(series: Mapping[str, Sequence[float]], *, metric: str, x_ti
             f"shape) over {n} points: {parts}.")
     if baseline is not None:
         ref = pd.DataFrame({"y": [float(baseline)], "label": [baseline_label or "baseline"]})
-        layers.insert(0, alt.Chart(ref).mark_rule(color="#555555", strokeDash=[2, 2])
+        layers.insert(0, Chart(ref).mark_rule(color="#555555", strokeDash=[2, 2])
                       .encode(y="y:Q"))
-        layers.insert(1, alt.Chart(ref).mark_text(align="left", dx=4, dy=-6, color="#333333",
+        layers.insert(1, Chart(ref).mark_text(align="left", dx=4, dy=-6, color="#333333",
                                                   fontSize=11)
                       .encode(x=alt.value(0), y="y:Q", text="label:N"))
         desc += f" A dotted line marks {baseline_label or 'the baseline'} ({baseline:.3g})."
@@ -670,7 +710,7 @@ def mastery_chart(objective_mastery: dict[str, float], threshold: float,
     })
     df["status"] = np.where(df["mastery"] >= threshold, "at or above the pass mark",
                             "below the pass mark")
-    bars = alt.Chart(df).mark_bar().encode(
+    bars = Chart(df).mark_bar().encode(
         y=alt.Y("objective:N", title="Learning objective", sort=list(df["objective"])),
         x=alt.X("mastery:Q", title="Mastery", scale=alt.Scale(domain=[0, 1]),
                 axis=alt.Axis(format="%")),
@@ -681,7 +721,7 @@ def mastery_chart(objective_mastery: dict[str, float], threshold: float,
     )
     text = bars.mark_text(align="left", dx=4).encode(
         text=alt.Text("mastery:Q", format=".0%"), opacity=alt.value(1.0))
-    rule = alt.Chart(pd.DataFrame({"pass_mark": [threshold]})).mark_rule(
+    rule = Chart(pd.DataFrame({"pass_mark": [threshold]})).mark_rule(
         strokeDash=[6, 4], color="#b00020").encode(x="pass_mark:Q")
     parts = ", ".join(f"{o} {m:.0%}" for o, m in zip(df["objective"], df["mastery"]))
     chart = alt.layer(bars, text, rule).properties(
@@ -703,7 +743,7 @@ def pass_rate_chart(rates: pd.DataFrame) -> ChartWithTable:
                    for r, p, t in zip(df["pass rate"], df["learners passed"],
                                       df["learners attempted"])]
     plotted = df.fillna({"pass rate": 0.0})
-    bars = alt.Chart(plotted).mark_bar(color="#1f5fa8").encode(
+    bars = Chart(plotted).mark_bar(color="#1f5fa8").encode(
         y=alt.Y("title:N", title="Question bank", sort=list(df["title"]),
                 axis=alt.Axis(labelLimit=320)),
         x=alt.X("pass rate:Q", title="Learners who passed, of those who attempted",
@@ -776,7 +816,7 @@ def top_predictions_chart(predictions: Sequence[dict], context: str) -> ChartWit
         "token_id": [p["id"] for p in predictions],
         "probability": [p["probability"] for p in predictions],
     })
-    bars = alt.Chart(df).mark_bar().encode(
+    bars = Chart(df).mark_bar().encode(
         y=alt.Y("token:N", sort=list(df["token"]), title="Next token (␣ = space)"),
         x=alt.X("probability:Q", title="Probability", axis=alt.Axis(format="%")),
         tooltip=["rank", "token", "token_id", alt.Tooltip("probability:Q", format=".2%")],
@@ -818,14 +858,14 @@ def qk_terms_chart(shares: Mapping[str, float], magnitudes: Mapping[str, float],
     })
     y = alt.Y("term:N", sort=terms, title="Term (query part · key part)",
               axis=alt.Axis(labelLimit=200))
-    bars = alt.Chart(df).mark_bar(color="#1f5fa8").encode(
+    bars = Chart(df).mark_bar(color="#1f5fa8").encode(
         y=y,
         x=alt.X("share:Q", title="Share of the mean |score|", axis=alt.Axis(format="%"),
                 scale=alt.Scale(domain=[0, 1])),
         tooltip=["term", alt.Tooltip("share:Q", format=".1%"),
                  alt.Tooltip("mean_abs:Q", format=".4g")],
     )
-    text = alt.Chart(df).mark_text(align="left", dx=4, fontSize=12).encode(
+    text = Chart(df).mark_text(align="left", dx=4, fontSize=12).encode(
         y=y, x="share:Q", text=alt.Text("share:Q", format=".1%"))
     top = int(np.argmax(df["share"].to_numpy()))
     listed = "; ".join(f"{t} {s:.1%} (mean |term| {m:.3g})"
@@ -869,7 +909,7 @@ def logit_attribution_chart(components: Sequence[str], contributions: Sequence[f
     x_scale = alt.Scale(domain=[lo_x - (pad if lo_x < 0 else 0.0),
                                 hi_x + (pad if hi_x > 0 else 0.0)], nice=False)
     y = alt.Y("component:N", sort=names, title=None, axis=alt.Axis(labelLimit=220))
-    bars = alt.Chart(df).mark_bar().encode(
+    bars = Chart(df).mark_bar().encode(
         y=y,
         x=alt.X("contribution:Q", title=f"Contribution to the logit of “{shown}”",
                 scale=x_scale),
@@ -879,11 +919,11 @@ def logit_attribution_chart(components: Sequence[str], contributions: Sequence[f
         tooltip=["component", alt.Tooltip("contribution:Q", format="+.4f"), "direction"],
     )
     label = alt.Text("contribution:Q", format="+.3f")
-    pos_text = alt.Chart(df).transform_filter(alt.datum.contribution >= 0).mark_text(
+    pos_text = Chart(df).transform_filter(alt.datum.contribution >= 0).mark_text(
         align="left", dx=4, fontSize=11).encode(y=y, x="contribution:Q", text=label)
-    neg_text = alt.Chart(df).transform_filter(alt.datum.contribution < 0).mark_text(
+    neg_text = Chart(df).transform_filter(alt.datum.contribution < 0).mark_text(
         align="right", dx=-4, fontSize=11).encode(y=y, x="contribution:Q", text=label)
-    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#111111").encode(x="x:Q")
+    zero = Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#111111").encode(x="x:Q")
     total = float(np.sum(values))
     if values:
         hi, lo = int(np.argmax(values)), int(np.argmin(values))

@@ -23,7 +23,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from ui.charts import UNIFORM_MARK, ChartWithTable, _heatmap, _title, text_label
+from ui.charts import UNIFORM_MARK, Chart, ChartWithTable, _heatmap, _title, text_label
 
 __all__ = [
     "HEAD_SCORE_TOLERANCE",
@@ -159,10 +159,10 @@ def ranked_tokens_chart(tokens: Sequence[str], values: Sequence[float], *, title
     y = alt.Y("label:N", sort=labels, title="Token (␣ = space)", axis=alt.Axis(labelLimit=200))
     tooltip = ["rank", "token", *(["token_id"] if ids is not None else []),
                alt.Tooltip(f"{value_title}:Q", format=".4g")]
-    bars = alt.Chart(plot).mark_bar(color="#1f5fa8").encode(
+    bars = Chart(plot).mark_bar(color="#1f5fa8").encode(
         y=y, x=alt.X(f"{value_title}:Q", title=value_title.replace("_", " "), scale=scale),
         tooltip=tooltip)
-    text = alt.Chart(plot).mark_text(align="left", dx=4, fontSize=11).encode(
+    text = Chart(plot).mark_text(align="left", dx=4, fontSize=11).encode(
         y=y, x=alt.X(f"{value_title}:Q", scale=scale),
         text=alt.Text(f"{value_title}:Q", format=fmt))
     listed = "; ".join(f"{s} {format(v, fmt)}" for s, v in zip(shown, vals))
@@ -265,19 +265,19 @@ def previous_share_chart(shares: Sequence[float], uniform_previous: float,
                        "vs_uniform": [v - uniform_previous for v in vals]})
     y = alt.Y("head:N", sort=heads, title=None)
     x_scale = alt.Scale(domain=[0.0, 1.0], nice=False)
-    bars = alt.Chart(df).mark_bar(color="#5b3c99").encode(
+    bars = Chart(df).mark_bar(color="#5b3c99").encode(
         y=y, x=alt.X("previous_share:Q", title="Share of queries whose top key is i − 1",
                      scale=x_scale),
         tooltip=["head", alt.Tooltip("previous_share:Q", format=".3f"),
                  alt.Tooltip("vs_uniform:Q", format="+.3f")])
-    text = alt.Chart(df).mark_text(align="left", dx=4, fontSize=11).encode(
+    text = Chart(df).mark_text(align="left", dx=4, fontSize=11).encode(
         y=y, x=alt.X("previous_share:Q", scale=x_scale),
         text=alt.Text("previous_share:Q", format=".2f"))
     rule_df = pd.DataFrame({"x": [float(uniform_previous)],
                             "label": [f"no preference {uniform_previous:.2f}"]})
-    rule = alt.Chart(rule_df).mark_rule(strokeDash=[6, 4], color="#b00020", strokeWidth=2).encode(
+    rule = Chart(rule_df).mark_rule(strokeDash=[6, 4], color="#b00020", strokeWidth=2).encode(
         x=alt.X("x:Q", scale=x_scale))
-    rule_text = alt.Chart(rule_df).mark_text(align="left", dx=4, dy=-6, color="#b00020",
+    rule_text = Chart(rule_df).mark_text(align="left", dx=4, dy=-6, color="#b00020",
                                              baseline="bottom", fontSize=11).encode(
         x=alt.X("x:Q", scale=x_scale), y=alt.value(0), text="label:N")
     best = int(np.argmax(vals)) if vals else 0
@@ -376,13 +376,13 @@ def per_position_delta_chart(delta: Sequence[float], labels: Sequence[str], laye
                                      for v in vals]})
     x = alt.X("position:N", sort=names, title="Position (predicting the next token)",
               axis=alt.Axis(labelAngle=-45, labelLimit=120))
-    bars = alt.Chart(df).mark_bar().encode(
+    bars = Chart(df).mark_bar().encode(
         x=x, y=alt.Y("loss_change:Q", title="Δ loss (nats)"),
         color=alt.Color("direction:N", title="Loss after ablation",
                         scale=alt.Scale(domain=["worse", "better", "same"],
                                         range=["#c0392b", "#1f5fa8", "#888888"])),
         tooltip=["position", alt.Tooltip("loss_change:Q", format="+.4f"), "direction"])
-    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#111111").encode(y="y:Q")
+    zero = Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#111111").encode(y="y:Q")
     worst = int(np.argmax(vals)) if vals else 0
     desc = (f"Bar chart of the change in next-token loss at each of {len(vals)} positions when "
             f"layer {layer} head {head} is {mode}-ablated; bars above zero (red, 'worse') mean "
