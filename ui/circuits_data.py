@@ -9,6 +9,8 @@ claim: on random weights they say that nothing stands out.
 
 from __future__ import annotations
 
+import functools
+
 from typing import Any, Sequence
 
 import numpy as np
@@ -41,15 +43,22 @@ TOP_K = 10
 
 
 # -- token text ---------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _tokenizer():
+    """The shared tokenizer, looked up once: the pickers format hundreds of tokens per run, and
+    each lookup through ``st.cache_resource`` costs more than the decoding itself."""
+    return get_tokenizer()
+
+
 def uses_tokenizer(key: ModelKey) -> bool:
     """Whether the model's ids are the bundled tokenizer's (then tokens can be shown as text)."""
-    return key.config.vocab_size == get_tokenizer().vocab_size
+    return key.config.vocab_size == _tokenizer().vocab_size
 
 
 def token_text(key: ModelKey, token_id: int) -> str:
     """A token as text (``" the"``) where the tokenizer applies, else ``"id 123"``."""
     if uses_tokenizer(key):
-        return get_tokenizer().decode([int(token_id)])
+        return _tokenizer().decode([int(token_id)])
     return f"id {int(token_id)}"
 
 

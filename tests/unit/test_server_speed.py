@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from ui import charts
-from ui.layout import _arrow_ipc, _cached_spec
+from ui.layout import _arrow_ipc, _build_spec, cached
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,8 +26,8 @@ def test_a_cached_chart_carries_its_datasets_as_the_rows_altair_would_have_sent(
     attention /= attention.sum(axis=1, keepdims=True)
     chart, _ = charts.attention_heatmap(attention, [3, 1, 4, 1, 5], 0, 2)
     plain = chart.to_dict(validate=False)
-    spec, table = _cached_spec.__wrapped__("ui.charts", "attention_heatmap",
-                                           (attention, [3, 1, 4, 1, 5], 0, 2), {})
+    spec, table = _build_spec("ui.charts", "attention_heatmap",
+                              (attention, [3, 1, 4, 1, 5], 0, 2), {})
     assert set(spec["datasets"]) == set(plain["datasets"])
     for name, rows in plain["datasets"].items():
         assert isinstance(spec["datasets"][name], bytes)
@@ -49,3 +49,18 @@ def test_imported_objects_are_frozen_once_and_the_server_skips_the_per_run_colle
     assert gc.get_freeze_count() == frozen
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
+
+
+def test_cached_charts_are_keyed_by_their_inputs_never_mixed_up():
+    attention = np.tril(np.ones((4, 4)))
+    attention /= attention.sum(axis=1, keepdims=True)
+    other = attention.copy()
+    other[3] = [0.0, 0.0, 0.5, 0.5]
+    first, _ = cached(charts.attention_heatmap, attention, [1, 2, 3, 4], 0, 1)
+    again, _ = cached(charts.attention_heatmap, attention.copy(), [1, 2, 3, 4], 0, 1)
+    changed, _ = cached(charts.attention_heatmap, other, [1, 2, 3, 4], 0, 1)
+    assert first == again
+    assert changed != first
+    assert changed == _build_spec("ui.charts", "attention_heatmap",
+                                  (other, [1, 2, 3, 4], 0, 1), {})[0]
+    assert cached(charts.attention_heatmap, attention, [1, 2, 3, 4], 0, 2)[0] != first
