@@ -311,7 +311,7 @@ def _kind(what: str) -> str:
         return "picker (fragment run)"
     if what.startswith("answer"):
         return "checkpoint answer (fragment run)"
-    return "submit / review (fragment + full run)"
+    return "submit / review (its fragments)"
 
 
 def main(argv=None) -> dict:

@@ -76,6 +76,11 @@ def record(bank_id: str, score: float, passed: bool) -> None:
     entry["passed"] = entry["passed"] or passed
 
 
+#: The sidebar's progress panel is a keyed fragment, so a submission can redraw it on its own.
+PROGRESS_FRAGMENT = "lab_progress_panel"
+
+
+@st.fragment(key=PROGRESS_FRAGMENT)
 def progress_panel() -> None:
     """Checkpoints passed and the final assessment's status (text, not colour only).
 
@@ -386,7 +391,10 @@ def grading_rules() -> None:
 # (FlowKeys.draft, which outlives the widgets when the learner visits another page) and saved to
 # the learner's record, so a reload, a restart or another device restores it. The flow runs as a
 # fragment: changing an answer reruns the checkpoint, not the whole lesson page.
-RERUN_APP = "asmt_rerun_app"  # set by a submission: the sidebar's progress must be redrawn
+# Fragment keys: a submission reruns its own flow and the sidebar's progress panel, nothing else
+# (st.rerun with keys, from the Submit button's callback).
+CHECKPOINT_FRAGMENT = "lab_checkpoint_flow"
+FINAL_FRAGMENT = "lab_final_flow"
 
 
 def _items(bank_id: str) -> list[dict[str, Any]]:
@@ -448,7 +456,9 @@ def _on_submit(bank_id: str, attempt: int, run_code: bool, from_widgets: bool) -
     ss[k.attempt_id] = persistence.record_attempt(bank_id, answers, result.to_dict())
     _save_flow(bank_id)
     record(bank_id, result.score, result.passed)
-    ss[RERUN_APP] = True
+    # Redraw the result and the sidebar's progress: only those two fragments rerun, not the page.
+    st.rerun([FINAL_FRAGMENT if bank_id == SUMMATIVE_ID else CHECKPOINT_FRAGMENT,
+              PROGRESS_FRAGMENT])
 
 
 def _on_retry(bank_id: str, attempt: int) -> None:
@@ -550,13 +560,6 @@ def _show_error(bank_id: str) -> None:
         st.error(f"Your answers could not be graded: {error}")
 
 
-def _redraw_app_after_submission() -> None:
-    # A submission inside the fragment reruns only the fragment; one full rerun redraws the
-    # sidebar's progress with the new result (public API only, so it also runs after a full run).
-    if st.session_state.pop(RERUN_APP, False):
-        st.rerun()
-
-
 def checkpoint(bank_id: str) -> None:
     """The checkpoint at the end of a lesson page: answer, submit, score, explanations, retry."""
     bank = load_bank_or_error(bank_id)
@@ -565,9 +568,8 @@ def checkpoint(bank_id: str) -> None:
     _checkpoint_flow(bank_id)
 
 
-@st.fragment
+@st.fragment(key=CHECKPOINT_FRAGMENT)
 def _checkpoint_flow(bank_id: str) -> None:
-    _redraw_app_after_submission()
     ss, k = st.session_state, FlowKeys(bank_id)
     bank = cached_bank(bank_id)
     view = public_view(bank)
@@ -608,9 +610,8 @@ def final_assessment(bank_id: str = SUMMATIVE_ID) -> None:
     _final_flow(bank_id)
 
 
-@st.fragment
+@st.fragment(key=FINAL_FRAGMENT)
 def _final_flow(bank_id: str) -> None:
-    _redraw_app_after_submission()
     ss, k = st.session_state, FlowKeys(bank_id)
     bank = cached_bank(bank_id)
     view = public_view(bank)

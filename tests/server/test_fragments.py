@@ -55,3 +55,25 @@ def test_a_picker_reruns_only_its_fragment(server, page, label, pick, drawn):
     if drawn:
         assert any(drawn in t for t in changed.texts), changed.texts[:5]
         assert not any(t.startswith("Architecture") for t in changed.texts)  # the page title
+
+
+async def _submit(base: str) -> tuple[object, object]:
+    async with Session(base) as s:
+        opened = await s.open("architecture")
+        options = list(s.widget("radio", "Answer to question 1 (choose one)").proto.options)
+        await s.change("radio", "Answer to question 1 (choose one)", options[0])
+        submitted = await s.click("Submit answers")
+        return opened, submitted
+
+
+@pytest.mark.timeout(600)
+def test_a_submission_redraws_its_result_and_the_sidebar_progress_but_not_the_page(server):
+    opened, submitted = asyncio.run(_submit(server))
+    assert not submitted.exceptions
+    assert submitted.status == "FINISHED_FRAGMENT_RUN_SUCCESSFULLY"
+    assert any(t.startswith("**Not passed yet:") or t.startswith("**Passed:")
+               for t in submitted.texts), submitted.texts[:8]
+    progress = [t for t in submitted.texts if "- Checkpoint 1 (Architecture):" in t]
+    assert progress and "not attempted" not in progress[0].split("- Checkpoint 2")[0]
+    assert any("1. How information flows" in t for t in opened.texts)
+    assert not any("1. How information flows" in t for t in submitted.texts)
