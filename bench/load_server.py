@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from st_client import ProtocolError, Session  # noqa: E402
+from st_client import ProtocolError, Session, run_sync  # noqa: E402
 
 TARGET_RSS_MB = 1024
 TARGET_INTERACTION_S = 0.1
@@ -326,15 +326,15 @@ def main(argv=None) -> dict:
     proc, base = start_server(data_dir, args.log)
     try:
         warm = Learner(-1, random.Random(args.seed * 1000 - 1))
-        asyncio.run(drive([warm], base))  # first walk: builds the models and caches
+        run_sync(drive([warm], base))  # first walk: builds the models and caches
         solo = Learner(-2, random.Random(args.seed * 1000 - 2))
-        asyncio.run(drive([solo], base))  # the server time per interaction, alone
+        run_sync(drive([solo], base))  # the server time per interaction, alone
         rss_warm = rss_mb(proc.pid)
         monitor = RssMonitor(proc.pid)
         monitor.start()
         learners = [Learner(i, random.Random(args.seed * 1000 + i)) for i in range(args.learners)]
         t0 = time.perf_counter()
-        bursts = asyncio.run(drive(learners, base))
+        bursts = run_sync(drive(learners, base))
         wall = time.perf_counter() - t0
         monitor.stop.set()
         monitor.join()

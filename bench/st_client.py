@@ -18,6 +18,7 @@ inputs and areas, number inputs, multiselects and buttons (no file uploads, no c
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,6 +185,29 @@ class Session:
             result.texts.append(el.heading.body)
         elif kind == "metric":
             result.texts.append(f"{el.metric.label}: {el.metric.body}")
+
+
+def run_sync(coro):
+    """``asyncio.run(coro)``, also where this thread already runs an event loop (e.g. under
+    pytest after Playwright's sync API started one): then in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = asyncio.run(coro)
+        except BaseException as err:  # noqa: BLE001 - handed back to the caller
+            box["error"] = err
+
+    worker = threading.Thread(target=target, name="st-client")
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")
 
 
 async def gather_timed(coros) -> tuple[list[Any], float]:

@@ -2,7 +2,6 @@
 Streamlit's protocol: the widget belongs to a fragment, the run redraws the chosen head's
 section, and nothing outside it (no page title, no sidebar) is sent again."""
 
-import asyncio
 import sys
 import tempfile
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from st_client import Session  # noqa: E402
+from st_client import Session, run_sync  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +43,7 @@ async def _pick(base: str, page: str, label: str, pick) -> tuple[object, object,
     ("production", "Layer", lambda o: o[3], None),
 ])
 def test_a_picker_reruns_only_its_fragment(server, page, label, pick, drawn):
-    opened, changed, fragment_id = asyncio.run(_pick(server, page, label, pick))
+    opened, changed, fragment_id = run_sync(_pick(server, page, label, pick))
     assert not opened.exceptions and not changed.exceptions
     assert fragment_id, f"{label!r} on {page} is not inside a fragment"
     assert changed.status == "FINISHED_FRAGMENT_RUN_SUCCESSFULLY"
@@ -68,7 +67,7 @@ async def _submit(base: str) -> tuple[object, object]:
 
 @pytest.mark.timeout(600)
 def test_a_submission_redraws_its_result_and_the_sidebar_progress_but_not_the_page(server):
-    opened, submitted = asyncio.run(_submit(server))
+    opened, submitted = run_sync(_submit(server))
     assert not submitted.exceptions
     assert submitted.status == "FINISHED_FRAGMENT_RUN_SUCCESSFULLY"
     assert any(t.startswith("**Not passed yet:") or t.startswith("**Passed:")
