@@ -41,7 +41,6 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -49,6 +48,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from load_common import RssMonitor, percentile, rss_mb  # noqa: E402
 
 TARGET_RSS_MB = 1024
 TARGET_INTERACTION_S = 0.1
@@ -65,24 +67,6 @@ class LearnerRun:
     crosstalk: list[str] = field(default_factory=list)
     submitted: dict[str, list[dict]] = field(default_factory=dict)  # bank → answers per attempt
     wall: float = 0.0
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-class RssMonitor(threading.Thread):
-    def __init__(self, every: float = 0.2):
-        super().__init__(daemon=True)
-        self.every, self.peak, self.stop = every, rss_mb(), threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.wait(self.every):
-            self.peak = max(self.peak, rss_mb())
 
 
 def _timed(run: LearnerRun, what: str, at):
@@ -211,15 +195,6 @@ def _check_database(run: LearnerRun, learner_id: int) -> None:
                                  f"learner's own submissions {sorted(run.submitted)}")
     finally:
         store.engine.dispose()
-
-
-def percentile(xs: list[float], q: float) -> float:
-    if not xs:
-        return float("nan")
-    ys = sorted(xs)
-    k = (len(ys) - 1) * q
-    lo, hi = math.floor(k), math.ceil(k)
-    return ys[lo] + (ys[hi] - ys[lo]) * (k - lo)
 
 
 def main(argv=None) -> dict:

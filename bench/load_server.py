@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import random
 import re
@@ -37,7 +36,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -47,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from load_common import RssMonitor, percentile, rss_mb  # noqa: E402
 from st_client import ProtocolError, Session, run_sync  # noqa: E402
 
 TARGET_RSS_MB = 1024
@@ -104,27 +103,6 @@ def start_server(data_dir: str, log_path: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.3)
     proc.kill()
     raise RuntimeError(f"the server did not answer within 90 s; see {log_path}")
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-class RssMonitor(threading.Thread):
-    def __init__(self, pid: int, every: float = 0.2):
-        super().__init__(daemon=True)
-        self.pid, self.every, self.peak, self.stop = pid, every, 0.0, threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.wait(self.every):
-            self.peak = max(self.peak, rss_mb(self.pid))
 
 
 # -- one learner, step by step --------------------------------------------------------------------
@@ -294,15 +272,6 @@ def check_database(learners: list[Learner], data_dir: str) -> None:
 
 
 # -- report ---------------------------------------------------------------------------------------
-def percentile(xs: list[float], q: float) -> float:
-    if not xs:
-        return float("nan")
-    ys = sorted(xs)
-    k = (len(ys) - 1) * q
-    lo, hi = math.floor(k), math.ceil(k)
-    return ys[lo] + (ys[hi] - ys[lo]) * (k - lo)
-
-
 def _kind(what: str) -> str:
     """Interactions grouped by what the server does for them."""
     if what.startswith(("open", "reload")):
