@@ -1,10 +1,24 @@
 """The Production page in Chromium: who gets the folder option, and a readable component map.
 
 This module starts its own server on the loopback address (with the hub switched off) and checks
-that a direct loopback connection is offered folders on the server while the same connection
-through a reverse proxy (a forwarding header) is not. Remote addresses are covered by the unit
-tests of ``local_access_allowed`` (tests/unit/test_production_access.py): no test sends traffic
-to any address but loopback.
+that a direct loopback connection is offered folders on the server, while the same browser
+reaching the server through a reverse proxy on this machine is not.
+
+The proxy is real (tests/reverse_proxy.py, an asyncio relay on 127.0.0.1): Chromium talks to it,
+and it relays every HTTP request and the WebSocket upgrade of ``/_stcore/stream`` to the server,
+adding a forwarding header to each, as nginx would. The test does not rely on what a browser
+sends itself (a context's ``extra_http_headers`` need not reach the WebSocket upgrade, where
+the app reads its headers). Two headers are tried:
+
+- ``X-Forwarded-For: 203.0.113.9``: Streamlit's server (uvicorn) trusts it from a loopback peer
+  by default and reports 203.0.113.9 as the client, so the app refuses on the address already;
+- ``Forwarded: for=203.0.113.9`` (RFC 7239), which uvicorn does not read: only the app's own
+  forwarding-header rule (``FORWARDING_HEADERS`` in ui/production_ui.py) refuses it.
+
+A control sends the same traffic through the same proxy without any added header and is offered
+folders: the proxy works, and the header makes the difference. Remote addresses are covered by
+the unit tests of ``local_access_allowed`` (tests/unit/test_production_access.py): no test sends
+traffic to any address but loopback (203.0.113.9 only ever appears inside a header).
 """
 
 from __future__ import annotations
@@ -16,6 +30,8 @@ import sys
 import time
 
 import pytest
+
+from tests.reverse_proxy import DOCUMENTATION_ADDRESS, ReverseProxy
 
 from .conftest import (
     OUTPUT_DIR,
@@ -60,9 +76,8 @@ def server_port():
                 proc.wait(timeout=15)
 
 
-def _open(browser, url: str, *, width: int = 1400, headers: dict | None = None):
-    context = browser.new_context(viewport={"width": width, "height": 900},
-                                  extra_http_headers=headers or {})
+def _open(browser, url: str, *, width: int = 1400):
+    context = browser.new_context(viewport={"width": width, "height": 900})
     context.set_default_timeout(120_000)
     pg = context.new_page()
     pg.goto(url)
@@ -88,16 +103,38 @@ def test_a_loopback_connection_is_offered_folders(browser, server_port):
         context.close()
 
 
-@pytest.mark.timeout(300)
-def test_a_reverse_proxy_on_this_machine_is_not_a_local_learner(browser, server_port):
-    context, pg = _open(browser, f"http://127.0.0.1:{server_port}/production",
-                        headers={"X-Forwarded-For": "203.0.113.9"})
+def _options_through(browser, proxy: ReverseProxy) -> list[str]:
+    """The "Model source" options of the Production page, opened through ``proxy``."""
+    context, pg = _open(browser, f"http://127.0.0.1:{proxy.port}/production")
     try:
         options = _source_options(pg)
-        assert any("Bundled" in o for o in options)
-        assert not any(FOLDER_OPTION in o for o in options)
     finally:
         context.close()
+    # The page really went through the proxy: its WebSocket too, answered by the server.
+    streams = [r for r in proxy.requests if r.websocket and r.target.startswith("/_stcore/stream")]
+    assert streams, f"no WebSocket upgrade went through the proxy: {proxy.requests}"
+    assert all(r.status.startswith("HTTP/1.1 101") for r in streams), streams
+    return options
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("header", [("X-Forwarded-For", DOCUMENTATION_ADDRESS),
+                                    ("Forwarded", f"for={DOCUMENTATION_ADDRESS}")],
+                         ids=["x-forwarded-for", "forwarded"])
+def test_a_reverse_proxy_on_this_machine_is_not_a_local_learner(browser, server_port, header):
+    with ReverseProxy(server_port, add_headers=[header]) as proxy:
+        options = _options_through(browser, proxy)
+    assert any("Bundled" in o for o in options)
+    assert not any(FOLDER_OPTION in o for o in options), options
+
+
+@pytest.mark.timeout(300)
+def test_the_same_proxy_without_a_forwarding_header_is_offered_folders(browser, server_port):
+    """The control: the relay itself changes nothing the app reads but the header."""
+    with ReverseProxy(server_port, add_headers=()) as proxy:
+        options = _options_through(browser, proxy)
+    assert any("Bundled" in o for o in options)
+    assert any(FOLDER_OPTION in o for o in options), options
 
 
 @pytest.mark.timeout(300)
