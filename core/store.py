@@ -27,9 +27,12 @@ on; callers keep working with what the session holds.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import secrets
+import threading
+import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,7 +53,13 @@ SQLITE_FILE = "lab.sqlite3"
 #: 1/I/L), so a code copied by hand still works: 31^12 ≈ 7.9e17 codes.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12
-MAX_STATE_BYTES = 256 * 1024  # one stored value (a draft of code is at most ~20 kB)
+#: One stored value (a draft), counted as stored: UTF-8 JSON without ASCII escapes. The answer
+#: boxes' limits fit inside it whatever the text (core.assessment: at most 60,000 characters of
+#: essay, 50,000 of code; a character takes at most 6 bytes once stored, a control character
+#: written as \u0001), checked by tests/unit/test_store.py.
+MAX_STATE_BYTES = 384 * 1024
+#: One submission: every answer of the bank and its graded result (which repeats them).
+MAX_ATTEMPT_BYTES = 8 * 1024 * 1024
 MAX_NAME_CHARS = 80
 
 metadata = sa.MetaData()
@@ -85,6 +94,10 @@ attempts = sa.Table(
     sa.Column("result", sa.JSON, nullable=False),
     sa.Column("score", sa.Float, nullable=False),
     sa.Column("passed", sa.Boolean, nullable=False),
+    # One key per press of Submit, made by the app: a submission retried after a failure (or
+    # sent twice) is stored once.
+    sa.Column("submission_key", sa.String(64), nullable=True),
+    sa.Index("ux_attempts_submission_key", "submission_key", unique=True),
 )
 
 reviews = sa.Table(
@@ -96,6 +109,16 @@ reviews = sa.Table(
     sa.Column("reviewer", sa.String(320), nullable=False),
     sa.Column("note", sa.Text, nullable=False),
     sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+app_keys = sa.Table(
+    "app_keys", metadata,
+    # Secrets the app makes for itself and keeps with the records (e.g. the key that signs the
+    # resume-code cookie), so they survive a restart and are the same on every server process.
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 
@@ -132,10 +155,49 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def default_url(data_dir: str | os.PathLike | None = None) -> str:
-    """The SQLite file in ``data_dir`` (else LAB_DATA_DIR, else ``.lab-data/`` in the repo)."""
-    folder = Path(data_dir or os.environ.get("LAB_DATA_DIR") or DEFAULT_DATA_DIR)
+def data_dir() -> Path:
+    """The folder of the default SQLite file: LAB_DATA_DIR, else ``.lab-data/`` in the repo."""
+    return Path(os.environ.get("LAB_DATA_DIR") or DEFAULT_DATA_DIR)
+
+
+def default_url(folder: str | os.PathLike | None = None) -> str:
+    """The SQLite file in ``folder`` (else LAB_DATA_DIR, else ``.lab-data/`` in the repo)."""
+    folder = Path(folder or data_dir())
     return f"sqlite:///{(folder / SQLITE_FILE).resolve()}"
+
+
+def ensure_sqlite_file(path: str | os.PathLike) -> None:
+    """Create the SQLite file's folder (owner-only, 0700) and the file itself (0600) if they are
+    missing, so that a fresh clone saves from the first visit and other users of the machine
+    cannot read learners' work. Existing folders and files keep their permissions.
+    Raises :class:`StoreUnavailable` when the folder cannot be made."""
+    path = Path(path)
+    try:
+        folder = path.parent
+        if not folder.is_dir():
+            folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+            os.chmod(folder, 0o700)  # mkdir's mode is reduced by the umask
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    except OSError as err:
+        raise StoreUnavailable(
+            f"Your work cannot be saved: the folder for it ({path.parent}) could not be "
+            f"created ({err.strerror or err}). You can keep working: everything stays on this "
+            f"page while it is open. Whoever runs the app can set LAB_DATA_DIR to a folder "
+            f"it may write.") from err
+
+
+def describe_location(url: str | sa.URL) -> str:
+    """Where learner work is kept, in words for the learner (no host names or passwords)."""
+    url = sa.make_url(url)
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "")
+        try:
+            shown = path.resolve().relative_to(REPO_ROOT)
+        except ValueError:
+            shown = path
+        return f"the SQLite file {shown} on the machine that runs this app"
+    return f"the class database ({url.get_backend_name()})"
 
 
 def describe_url(url: str | sa.URL) -> str:
@@ -182,15 +244,25 @@ def _unavailable(err: Exception) -> StoreUnavailable:
         f"page while it is open, and it is saved as soon as the database is back.")
 
 
-def _check_json(value: Any) -> None:
-    import json
+def dumps(value: Any) -> str:
+    """JSON as the database stores it: UTF-8 text, no ASCII escapes (so an essay in any script
+    costs its UTF-8 size, not six bytes a character), no NaN."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
+
+def stored_size(value: Any) -> int:
+    """Bytes ``value`` takes once stored (raises ``ValueError`` for what is not JSON)."""
     try:
-        text = json.dumps(value, allow_nan=False)
+        return len(dumps(value).encode("utf-8"))
     except (TypeError, ValueError) as err:
         raise ValueError(f"Only JSON data can be stored ({err}).") from None
-    if len(text.encode()) > MAX_STATE_BYTES:
-        raise ValueError(f"A stored value is limited to {MAX_STATE_BYTES // 1024} kB.")
+
+
+def _check_json(value: Any, limit: int = MAX_STATE_BYTES) -> None:
+    size = stored_size(value)
+    if size > limit:
+        raise ValueError(f"A stored value is limited to {limit // 1024:,} kB; this one is "
+                         f"{math.ceil(size / 1024):,} kB.")
 
 
 class LearnerStore:
@@ -213,10 +285,26 @@ class LearnerStore:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
+        """One transaction. A database error is raised as :class:`StoreUnavailable`, and the
+        pool's connections are not used again: the one that failed is closed and the rest are
+        let go (``Engine.dispose``, which leaves connections other threads hold alone). A
+        connection opened while the database was read-only stays read-only for its whole life
+        (a SQLite file opened read-only; a PostgreSQL session with read-only transactions by
+        default), so reusing any of them would keep failing after the database is writable
+        again; the next transaction opens a fresh one."""
         try:
-            with self.engine.begin() as conn:
-                yield conn
+            with self.engine.connect() as conn:
+                try:
+                    with conn.begin():
+                        yield conn
+                except sa.exc.DBAPIError:
+                    try:
+                        conn.invalidate()
+                    except Exception:  # noqa: BLE001 - the connection is gone already
+                        pass
+                    raise
         except sa.exc.DBAPIError as err:  # includes OperationalError (down, full, locked)
+            self.engine.dispose()
             raise _unavailable(err) from err
 
     # -- schema -----------------------------------------------------------------------------
@@ -245,13 +333,15 @@ class LearnerStore:
             conn.execute(sa.text("SELECT 1"))
 
     # -- learners ---------------------------------------------------------------------------
-    def new_learner(self, display_name: str | None = None) -> tuple[int, str]:
-        """A new learner with a fresh resume code: (id, code). The code is not stored."""
-        code = new_resume_code()
+    def new_learner(self, display_name: str | None = None,
+                    code: str | None = None) -> tuple[int, str]:
+        """A new learner with a fresh resume code (or ``code``, made earlier by
+        :func:`new_resume_code`): (id, code). Only the code's hash is stored."""
+        code = normalise_code(code) if code else new_resume_code()
         t = now()
         with self._tx() as conn:
             learner_id = conn.execute(learners.insert().values(
-                code_hash=_code_hash(code), display_name=_clean_name(display_name),
+                code_hash=_code_hash(code), display_name=clean_name(display_name),
                 created_at=t, last_seen_at=t)).inserted_primary_key[0]
         return int(learner_id), code
 
@@ -269,6 +359,38 @@ class LearnerStore:
                          .values(last_seen_at=now()))
         return int(row.id)
 
+    def find_code(self, code: str) -> int | None:
+        """The learner with this resume code, or None (no error) when nobody has it yet."""
+        try:
+            return self.learner_for_code(code)
+        except InvalidResumeCode:
+            normalise_code(code)  # a malformed code still raises
+            return None
+
+    def learner_with_code(self, code: str) -> int:
+        """The learner with this resume code, created if nobody has it yet (safe when two tabs
+        holding the same new code save at once). Only for codes this app made itself."""
+        code_hash = _code_hash(code)
+        t = now()
+        with self._tx() as conn:
+            conn.execute(_insert(conn)(learners).values(
+                code_hash=code_hash, created_at=t, last_seen_at=t)
+                .on_conflict_do_nothing(index_elements=["code_hash"]))
+            row = conn.execute(sa.select(learners.c.id).where(
+                learners.c.code_hash == code_hash)).one()
+        return int(row.id)
+
+    def app_key(self, name: str) -> bytes:
+        """A random 32-byte secret kept in the database under ``name``, made on first use
+        (the same for every process and after restarts)."""
+        with self._tx() as conn:
+            conn.execute(_insert(conn)(app_keys).values(
+                name=name, value=secrets.token_hex(32), created_at=now())
+                .on_conflict_do_nothing(index_elements=["name"]))
+            value = conn.execute(sa.select(app_keys.c.value).where(
+                app_keys.c.name == name)).scalar_one()
+        return bytes.fromhex(value)
+
     def learner_for_identity(self, identity: str, display_name: str | None = None) -> int:
         """The signed-in learner's id, created on first sign-in (safe under concurrent calls)."""
         identity = identity.strip().lower()
@@ -276,14 +398,14 @@ class LearnerStore:
             raise ValueError("A signed-in identity cannot be empty.")
         with self._tx() as conn:
             _upsert(conn, learners, {"identity": identity},
-                    {"display_name": _clean_name(display_name), "created_at": now(),
+                    {"display_name": clean_name(display_name), "created_at": now(),
                      "last_seen_at": now()}, update=("last_seen_at",))
             row = conn.execute(sa.select(learners.c.id).where(
                 learners.c.identity == identity)).one()
         return int(row.id)
 
     def set_display_name(self, learner_id: int, name: str | None) -> str | None:
-        cleaned = _clean_name(name)
+        cleaned = clean_name(name)
         with self._tx() as conn:
             conn.execute(learners.update().where(learners.c.id == learner_id)
                          .values(display_name=cleaned))
@@ -301,40 +423,68 @@ class LearnerStore:
 
     # -- state (settings, drafts, flow) -------------------------------------------------------
     def load_state(self, learner_id: int) -> dict[str, Any]:
+        """Every stored key with its value (deleted keys left out)."""
         with self._tx() as conn:
             rows = conn.execute(sa.select(learner_state.c.key, learner_state.c.value).where(
                 learner_state.c.learner_id == learner_id)).all()
-        return {r.key: r.value for r in rows}
+        return {r.key: r.value for r in rows if r.value is not None}
 
-    def save_state(self, learner_id: int, values: Mapping[str, Any]) -> None:
-        """Upsert each key (one transaction); a value of ``None`` deletes the key."""
+    def save_state(self, learner_id: int, values: Mapping[str, Any],
+                   changed_at: Mapping[str, datetime] | None = None) -> dict[str, bool]:
+        """Write each key (one transaction); ``None`` deletes it. Returns key → written.
+
+        ``changed_at[key]`` is when the value was made (default: now). A key whose stored value
+        was made *later* (another tab, while this value waited for the database) is left as it
+        is: an older draft never replaces a newer one. A deletion is kept as an empty row with
+        its time, so an older value cannot come back after it either."""
         for value in values.values():
-            _check_json(value)
+            if value is not None:
+                _check_json(value)
+        t_now = now()
+        written = {}
         with self._tx() as conn:
             for key, value in values.items():
-                if value is None:
-                    conn.execute(learner_state.delete().where(
-                        (learner_state.c.learner_id == learner_id)
-                        & (learner_state.c.key == key)))
-                else:
-                    _upsert(conn, learner_state, {"learner_id": learner_id, "key": key},
-                            {"value": value, "updated_at": now()},
-                            update=("value", "updated_at"))
+                t = (changed_at or {}).get(key) or t_now
+                written[key] = _upsert(
+                    conn, learner_state, {"learner_id": learner_id, "key": key},
+                    {"value": value, "updated_at": t}, update=("value", "updated_at"),
+                    only_if_not_newer=True)
+        return written
 
     # -- attempts ----------------------------------------------------------------------------
     def record_attempt(self, learner_id: int, bank_id: str, answers: Mapping[str, Any],
-                       result: Mapping[str, Any]) -> int:
-        """Insert one graded submission (never updates an earlier one); returns its id."""
-        _check_json(dict(answers))
+                       result: Mapping[str, Any], submission_key: str | None = None) -> int:
+        """Insert one graded submission (never updates an earlier one); returns its id.
+
+        ``submission_key`` (one per press of Submit) makes the write idempotent: a submission
+        already stored under that key is not stored again, and its id is returned."""
+        _check_json({"answers": dict(answers), "result": dict(result)}, MAX_ATTEMPT_BYTES)
         score = float(result["score"])
         if not math.isfinite(score):
             raise ValueError("A stored score must be a finite number.")
+        if submission_key is not None and (not isinstance(submission_key, str)
+                                           or not 0 < len(submission_key) <= 64):
+            raise ValueError("A submission key is text of 1 to 64 characters.")
+        row = {"learner_id": learner_id, "bank_id": bank_id, "submitted_at": now(),
+               "answers": dict(answers), "result": dict(result), "score": score,
+               "passed": bool(result["passed"]), "submission_key": submission_key}
         with self._tx() as conn:
-            attempt_id = conn.execute(attempts.insert().values(
-                learner_id=learner_id, bank_id=bank_id, submitted_at=now(),
-                answers=dict(answers), result=dict(result), score=score,
-                passed=bool(result["passed"]))).inserted_primary_key[0]
-        return int(attempt_id)
+            if submission_key is None:
+                return int(conn.execute(attempts.insert().values(row)).inserted_primary_key[0])
+            conn.execute(_insert(conn)(attempts).values(row)
+                         .on_conflict_do_nothing(index_elements=["submission_key"]))
+            found = conn.execute(sa.select(attempts.c.id, attempts.c.learner_id).where(
+                attempts.c.submission_key == submission_key)).one()
+        if found.learner_id != learner_id:
+            raise ValueError("That submission key belongs to another learner's attempt.")
+        return int(found.id)
+
+    def attempt_for_key(self, submission_key: str) -> int | None:
+        """The id of the attempt stored under ``submission_key``, if any."""
+        with self._tx() as conn:
+            row = conn.execute(sa.select(attempts.c.id).where(
+                attempts.c.submission_key == submission_key)).first()
+        return None if row is None else int(row.id)
 
     def attempts(self, learner_id: int | None = None, bank_id: str | None = None) -> list[Attempt]:
         """Attempts, oldest first; all learners' when ``learner_id`` is None."""
@@ -401,19 +551,72 @@ class LearnerStore:
 
 # -- helpers ------------------------------------------------------------------------------------
 def make_engine(url: str | sa.URL, **kwargs: Any) -> Engine:
-    """An engine for ``url``; a SQLite file gets its folder created, WAL journaling and a busy
-    timeout, so several sessions of one server can write at once."""
+    """An engine for ``url``; JSON is stored as UTF-8 text (:func:`dumps`). A SQLite file gets
+    its folder (0700) and file (0600) created, WAL journaling and a busy timeout, so several
+    sessions of one server can write at once."""
     url = sa.make_url(url)
+    kwargs.setdefault("json_serializer", dumps)
     if url.get_backend_name() == "sqlite":
         database = url.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            ensure_sqlite_file(database)
         kwargs.setdefault("connect_args", {"timeout": 15})
         engine = sa.create_engine(url, **kwargs)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            sa.event.listen(engine, "connect",
+                            lambda dbapi_conn, record, path=database: _repair_sidecars(path))
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return sa.create_engine(url, **kwargs)
+
+
+_SHARED: dict[str, LearnerStore] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_store(url: str) -> LearnerStore:
+    """One store per database and process, its schema migrated once: what the app uses.
+
+    Kept here rather than in a Streamlit cache, so that a client clearing Streamlit's caches
+    cannot make every session rebuild it (and rerun the migrations). A failure (database down,
+    folder not writable) is not kept: the next call tries again."""
+    with _SHARED_LOCK:
+        store = _SHARED.get(url)
+        if store is None:
+            try:
+                store = LearnerStore(make_engine(url))
+            except (sa.exc.ArgumentError, ImportError, ValueError) as err:
+                raise StoreUnavailable(
+                    f"Your work cannot be saved: the database setting could not be used "
+                    f"({type(err).__name__}). You can keep working: everything stays on this "
+                    f"page while it is open. An instructor can check the setting.") from err
+            try:
+                store.migrate()
+            except BaseException:
+                store.engine.dispose()
+                raise
+            _SHARED[url] = store
+    return store
+
+
+def _repair_sidecars(database: str) -> None:
+    """Give a SQLite file's ``-wal`` and ``-shm`` the file's own permissions again.
+
+    SQLite creates them with the database file's mode. A connection opened while the file was
+    read-only leaves a read-only ``-shm`` behind, and every later connection fails with "attempt
+    to write a readonly database" even once the file is writable again (only a restart, which
+    removes the sidecars, used to clear it). Runs before each new connection is used."""
+    try:
+        mode = os.stat(database).st_mode & 0o777
+        if not os.access(database, os.W_OK):
+            return  # still read-only: nothing to repair yet
+        for suffix in ("-wal", "-shm"):
+            side = database + suffix
+            if os.path.exists(side) and not os.access(side, os.W_OK):
+                os.chmod(side, mode)
+    except OSError:
+        pass  # not ours to change: the connection reports the problem
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -427,32 +630,66 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def _upsert(conn: Connection, table: sa.Table, key: dict[str, Any], values: dict[str, Any],
-            update: tuple[str, ...]) -> None:
-    """INSERT … ON CONFLICT (key) DO UPDATE SET ``update`` (SQLite and PostgreSQL)."""
+def _insert(conn: Connection):
+    """The dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL, the two databases the app
+    supports and tests)."""
     dialect = conn.dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - another database: try the update, then the insert
-        result = conn.execute(table.update().where(sa.and_(
-            *[table.c[k] == v for k, v in key.items()])).values(
-            {k: values[k] for k in update}))
-        if result.rowcount == 0:
-            conn.execute(table.insert().values({**key, **values}))
-        return
-    stmt = insert(table).values({**key, **values})
+    else:  # pragma: no cover
+        raise StoreUnavailable(f"The learner database must be SQLite or PostgreSQL, not "
+                               f"{dialect}.")
+    return insert
+
+
+def _upsert(conn: Connection, table: sa.Table, key: dict[str, Any], values: dict[str, Any],
+            update: tuple[str, ...], only_if_not_newer: bool = False) -> bool:
+    """INSERT … ON CONFLICT (key) DO UPDATE SET ``update``; with ``only_if_not_newer`` the
+    update happens only where the stored ``updated_at`` is not later than the new one.
+    Returns whether a row was written."""
+    stmt = _insert(conn)(table).values({**key, **values})
+    where = (table.c.updated_at <= stmt.excluded.updated_at) if only_if_not_newer else None
     stmt = stmt.on_conflict_do_update(index_elements=list(key),
-                                      set_={k: stmt.excluded[k] for k in update})
-    conn.execute(stmt)
+                                      set_={k: stmt.excluded[k] for k in update}, where=where)
+    # RETURNING, not rowcount: a skipped update returns no row on both databases.
+    return conn.execute(stmt.returning(*[table.c[k] for k in key])).first() is not None
 
 
-def _clean_name(name: str | None) -> str | None:
+#: Letters that draw nothing (fillers, blank patterns), removed from names like format characters.
+_INVISIBLE = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
+_MAX_MARKS = 3  # combining marks kept after one letter (no towers of accents)
+
+
+def clean_name(name: Any) -> str | None:
+    """A display name as it is stored and shown: Unicode NFKC; no control, format (zero-width,
+    bidirectional), private-use, unassigned or blank-drawing characters; at most three combining
+    marks on a letter; runs of spaces made one; at most ``MAX_NAME_CHARS`` characters. None when
+    nothing is left. Two names that look the same after this are the same text."""
     if name is None:
         return None
-    cleaned = " ".join(str(name).split())[:MAX_NAME_CHARS]
+    text = unicodedata.normalize("NFKC", str(name))
+    out: list[str] = []
+    marks = 0
+    for ch in text:
+        category = unicodedata.category(ch)
+        if ch.isspace():
+            out.append(" ")
+            marks = 0
+        elif category in ("Cc", "Cf", "Co", "Cs", "Cn") or ch in _INVISIBLE:
+            continue
+        elif category.startswith("M"):
+            if out and marks < _MAX_MARKS:
+                out.append(ch)
+                marks += 1
+        else:
+            out.append(ch)
+            marks = 0
+    cleaned = " ".join("".join(out).split())[:MAX_NAME_CHARS].strip()
     return cleaned or None
+
+
 
 
 def _learner(row) -> Learner:

@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from core.store import (
+    MAX_ATTEMPT_BYTES,
+    MAX_STATE_BYTES,
     CODE_ALPHABET,
     InvalidResumeCode,
     LearnerStore,
     StoreUnavailable,
+    SQLITE_FILE,
+    clean_name,
+    default_url,
     make_engine,
     metadata,
     normalise_code,
+    now,
+    shared_store,
+    stored_size,
 )
+from core.assessment import MAX_CODE_CHARS, MAX_ESSAY_CHARS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -27,7 +44,8 @@ def store(request, tmp_path):
     else:
         s = LearnerStore.from_url(request.getfixturevalue("postgres_url"))
         with s.engine.begin() as conn:  # a clean database for every test
-            for table in ("reviews", "attempts", "learner_state", "learners", "alembic_version"):
+            for table in ("reviews", "attempts", "learner_state", "learners", "app_keys",
+                          "alembic_version"):
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {table} CASCADE"))
     s.migrate()
     yield s
@@ -39,7 +57,7 @@ def test_migrations_build_exactly_the_schema_the_queries_use(store):
     from alembic.runtime.migration import MigrationContext
 
     store.migrate()  # a second run (every app start) changes nothing
-    assert store.schema_revision() == "0001"
+    assert store.schema_revision() == "0002"
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
@@ -89,7 +107,7 @@ def test_values_that_are_not_json_or_too_large_are_refused(store):
     with pytest.raises(ValueError, match="JSON"):
         store.save_state(learner, {"x": float("nan")})
     with pytest.raises(ValueError, match="kB"):
-        store.save_state(learner, {"x": "a" * 300_000})
+        store.save_state(learner, {"x": "a" * (MAX_STATE_BYTES + 1)})
     assert store.load_state(learner) == {}
 
 
@@ -199,3 +217,163 @@ def test_a_full_database_refuses_the_write_and_keeps_what_was_saved(tmp_path):
         store.save_state(learner, {"big": "x" * 200_000})
     assert store.load_state(learner) == {"kept": "yes"}
     assert store.learner_for_code(code) == learner
+
+
+# -- a fresh install, limits, idempotency, newer drafts (issue: "A class's records are safe") ------
+def test_a_missing_data_folder_is_created_owner_only_with_the_file(tmp_path):
+    folder = tmp_path / "fresh" / "lab-data"  # neither folder exists: a fresh clone's .lab-data
+    store = shared_store(default_url(folder))
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / SQLITE_FILE).stat().st_mode) == 0o600
+    learner, code = store.new_learner()
+    assert shared_store(default_url(folder)) is store  # one store per database and process
+    assert store.learner_for_code(code) == learner
+
+
+def test_an_existing_folder_keeps_its_permissions(tmp_path):
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o755)
+    os.chmod(folder, 0o755)
+    shared_store(default_url(folder))
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+
+
+def test_a_data_folder_that_cannot_be_made_is_a_message(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreUnavailable, match="could not be created.*LAB_DATA_DIR"):
+        shared_store(default_url(blocker / "lab-data"))
+
+
+def test_a_submission_is_stored_once_however_often_it_is_sent(store):
+    learner, _ = store.new_learner()
+    result = {"score": 0.5, "passed": False}
+    first = store.record_attempt(learner, "checkpoint_1", {"q": 1}, result, "key-1")
+    again = store.record_attempt(learner, "checkpoint_1", {"q": 1}, result, "key-1")
+    other = store.record_attempt(learner, "checkpoint_1", {"q": 2}, result, "key-2")
+    assert first == again != other
+    assert len(store.attempts(learner)) == 2
+    assert store.attempt_for_key("key-1") == first
+    intruder, _ = store.new_learner()
+    with pytest.raises(ValueError, match="another learner"):
+        store.record_attempt(intruder, "checkpoint_1", {}, result, "key-1")
+    assert len(store.attempts(intruder)) == 0
+
+
+def test_concurrent_retries_of_one_submission_store_one_attempt(store):
+    learner, _ = store.new_learner()
+    with ThreadPoolExecutor(8) as pool:
+        ids = set(pool.map(lambda _: store.record_attempt(
+            learner, "summative", {"a": 1}, {"score": 1.0, "passed": True}, "same"), range(16)))
+    assert len(ids) == 1 and len(store.attempts(learner)) == 1
+
+
+def test_an_older_draft_never_replaces_a_newer_one(store):
+    learner, _ = store.new_learner()
+    t0 = now()
+    later, earlier = t0 + timedelta(seconds=5), t0 - timedelta(seconds=5)
+    assert store.save_state(learner, {"draft:x": "typed in tab A"}, {"draft:x": later}) == {
+        "draft:x": True}
+    # Tab B's draft was made earlier and waited for the database: it is not written.
+    assert store.save_state(learner, {"draft:x": "typed in tab B", "draft:y": "new"},
+                            {"draft:x": earlier, "draft:y": earlier}) == {
+        "draft:x": False, "draft:y": True}
+    assert store.load_state(learner) == {"draft:x": "typed in tab A", "draft:y": "new"}
+    # A deletion is newer than the value it deletes, and an older value cannot come back.
+    store.save_state(learner, {"draft:y": None}, {"draft:y": t0})
+    store.save_state(learner, {"draft:y": "stale"}, {"draft:y": earlier})
+    assert store.load_state(learner) == {"draft:x": "typed in tab A"}
+
+
+def test_json_is_stored_as_utf8_text_not_ascii_escapes(store):
+    learner, _ = store.new_learner()
+    store.save_state(learner, {"essay": "Aufmerksamkeit für Köpfe — 注意力"})
+    with store.engine.connect() as conn:
+        raw = conn.execute(sa.text("SELECT CAST(value AS TEXT) FROM learner_state")).scalar()
+    assert "注意力" in raw and "\\u" not in raw
+    assert stored_size("注意力") == len('"注意力"'.encode()) == 11
+
+
+@pytest.mark.parametrize("char", ["é", "注", "😀", "\x01", "\\", '"'])
+def test_the_longest_answer_a_box_takes_fits_in_one_stored_value(store, char):
+    """The boxes' limits and the store's limit agree whatever the text: 6 bytes a character is
+    the most JSON needs (a control character as \\u0001)."""
+    learner, _ = store.new_learner()
+    longest = char * max(MAX_ESSAY_CHARS, MAX_CODE_CHARS)
+    store.save_state(learner, {"draft:summative:essay": longest})
+    assert store.load_state(learner)["draft:summative:essay"] == longest
+
+
+def test_the_largest_final_assessment_submission_fits(store):
+    """Every essay and the code at their limits, in the costliest characters, graded: the
+    attempt (answers and the result that repeats them) is stored."""
+    from core.assessment import bank_path, grade, load_bank
+
+    bank = load_bank(bank_path("summative"))
+    answers = {}
+    for item in bank.items:
+        if item.type == "essay":
+            answers[item.id] = ("\x01" * 10 + "注意 " * 5) * (MAX_ESSAY_CHARS // 20)
+        elif item.type == "coding":
+            answers[item.id] = "\x01" * MAX_CODE_CHARS
+    result = grade(bank, answers, run_code=False).to_dict()
+    assert stored_size({"answers": answers, "result": result}) <= MAX_ATTEMPT_BYTES
+    learner, _ = store.new_learner()
+    attempt = store.record_attempt(learner, "summative", answers, result, "biggest")
+    assert store.attempt(attempt).answers == answers
+
+
+_READ_ONLY_SCRIPT = """
+import os, sys
+sys.path.insert(0, sys.argv[2])
+from core.store import LearnerStore, StoreUnavailable
+db = os.path.join(sys.argv[1], "lab.sqlite3")
+store = LearnerStore.from_url(f"sqlite:///{db}")
+store.migrate()
+learner, _ = store.new_learner()
+store.engine.dispose()          # the next connection opens while the file is read-only
+os.chmod(db, 0o444)
+try:
+    store.save_state(learner, {"k": "while read-only"})
+    print("written while read-only")
+except StoreUnavailable as err:
+    print("refused:", err)
+os.chmod(db, 0o600)             # writable again, the server still running
+store.save_state(learner, {"k": "after"})
+print("saved:", store.load_state(learner))
+"""
+
+
+def test_a_read_only_database_file_recovers_without_a_restart(tmp_path):
+    """A SQLite file made read-only and then writable again: the store refuses the write with
+    a message while it is read-only, and writes again once it is writable, in the same process.
+    (It used to keep the read-only connection in its pool and a read-only ``-shm`` beside the
+    file, so only a restart helped.) As root, file permissions bind only without the
+    capabilities that bypass them, so the script runs with those dropped."""
+    command = [sys.executable, "-c", _READ_ONLY_SCRIPT, str(tmp_path), str(REPO_ROOT)]
+    if os.geteuid() == 0:
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("refused: Your work could not be saved: the database cannot "
+                               "be written"), out.stdout
+    assert lines[1] == "saved: {'k': 'after'}"
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("  Ada   Lovelace ", "Ada Lovelace"),
+    ("Ada\u202eecalevoL", "AdaecalevoL"),          # right-to-left override dropped
+    ("A\u200bd\u200da\ufeff", "Ada"),              # zero-width characters dropped
+    ("\u2068Bob\u2069\u200e", "Bob"),              # isolates and marks dropped
+    ("Ｃａｒｏｌ", "Carol"),                       # full-width letters: NFKC
+    ("e\u0301", "é"),                             # composed
+    ("x" + "\u0301" * 50, "x" + "\u0301" * 3),     # no towers of accents
+    ("line\nbreak\tand\x07bell", "line break andbell"),  # control characters: gone
+    ("\u3164\u200b", None),                        # nothing visible left
+    ("n" * 200, "n" * 80),
+])
+def test_names_are_normalised_before_they_are_stored(store, name, shown):
+    assert clean_name(name) == shown
+    learner, _ = store.new_learner(name)
+    assert store.learner(learner).display_name == shown
