@@ -122,7 +122,8 @@ def learner(index: int, seed: int, run: LearnerRun):
     from streamlit.testing.v1 import AppTest
 
     from core.assessment import bank_path, load_bank
-    from ui.assessment_ui import FlowKeys
+    from ui import persistence
+    from ui.assessment_ui import PROGRESS_KEY, FlowKeys
 
     rng = random.Random(seed * 1000 + index)
     t0 = time.perf_counter()
@@ -130,10 +131,10 @@ def learner(index: int, seed: int, run: LearnerRun):
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
         _timed(run, "open home", at)
         yield
-        at.text_input(key="lab_w_display_name").set_value(f"load learner {index}")
+        at.text_input(key=persistence.NAME_INPUT).set_value(f"load learner {index}")
         at = _press(run, at, "Save name", "save name")
         yield
-        code = at.session_state["lab_learner"]["code"]
+        code = at.session_state[persistence.LEARNER]["code"]
         for n, slug in enumerate(LESSON_PAGES):
             at = _navigate(run, at, slug)
             yield
@@ -145,14 +146,14 @@ def learner(index: int, seed: int, run: LearnerRun):
                 _check_result(run, at, bank_id)
                 yield
             if n == 1:  # a reload in the middle: a new session on the same address
-                progress = dict(at.session_state["lab_progress"])
+                progress = dict(at.session_state[PROGRESS_KEY])
                 at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
                 at.query_params["learner"] = code
                 at.switch_page(f"pages/{slug}.py")
                 _timed(run, f"reload {slug}", at)
-                if at.session_state["lab_learner"]["code"] != code:
+                if at.session_state[persistence.LEARNER]["code"] != code:
                     run.crosstalk.append("the reload resumed another learner")
-                restored = {b: at.session_state["lab_progress"].get(b) for b in progress}
+                restored = {b: at.session_state[PROGRESS_KEY].get(b) for b in progress}
                 if restored != progress:
                     run.crosstalk.append(f"progress after reload {restored} != {progress}")
                 yield
@@ -164,7 +165,7 @@ def learner(index: int, seed: int, run: LearnerRun):
         yield
         at = _press(run, at, "Submit final answers", "submit summative")
         _check_result(run, at, "summative")
-        _check_database(run, at.session_state["lab_learner"]["id"])
+        _check_database(run, at.session_state[persistence.LEARNER]["id"])
     except Exception:  # noqa: BLE001 - a benchmark reports every failure and carries on
         run.errors.append(traceback.format_exc(limit=4))
     run.wall = time.perf_counter() - t0

@@ -49,6 +49,7 @@ from load_common import RssMonitor, percentile, rss_mb  # noqa: E402
 from st_client import ProtocolError, Session, run_sync  # noqa: E402
 
 TARGET_RSS_MB = 1024
+RESUME_CODE = re.compile(r"^[A-HJKMNP-Z2-9]{4}-[A-HJKMNP-Z2-9]{4}-[A-HJKMNP-Z2-9]{4}$")
 TARGET_INTERACTION_S = 0.1
 TARGET_BURST_S = 2.0
 LESSON_PAGES = ("architecture", "residual_stream", "circuits", "production")
@@ -142,7 +143,8 @@ def walk(me: Learner, base: str):
     s = Session(base)
     yield "connect", s.__aenter__()
     yield "open home", s.open("")
-    me.code = s.query_string.partition("learner=")[2].partition("&")[0]
+    # The resume code, as the sidebar's "Your saved work" shows it (never in the address).
+    me.code = next((t for t in s.last.texts if RESUME_CODE.match(t)), "")
     for n, slug in enumerate(LESSON_PAGES):
         yield f"open {slug}", s.open(slug)
         for kind, label in PICKERS:
@@ -157,7 +159,7 @@ def walk(me: Learner, base: str):
             yield from _answer_steps(me, s, bank_id)
             yield f"submit {bank_id}", s.click("Submit answers")
             _note_points(me, bank_id, s.last)
-        if n == 1:  # a reload in the middle: a new connection, the code in the address
+        if n == 1:  # a reload in the middle: a new connection, with the resume link
             progress = _progress_lines(s.last)
             yield "close", s.__aexit__(None, None, None)
             s = Session(base, query_string=f"learner={me.code}")

@@ -57,9 +57,11 @@ class ProtocolError(RuntimeError):
 class Session:
     """One browser tab: a websocket, the widget states the tab would hold, and its address."""
 
-    def __init__(self, base_url: str, query_string: str = "") -> None:
+    def __init__(self, base_url: str, query_string: str = "",
+                 headers: dict[str, str] | None = None) -> None:
         self.url = base_url.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
         self.query_string = query_string
+        self.headers = dict(headers or {})  # sent with the websocket's opening request
         self.page_name = ""
         self.page_hash = ""
         self.widgets: dict[tuple[str, str], Widget] = {}
@@ -69,7 +71,8 @@ class Session:
 
     async def __aenter__(self) -> "Session":
         self.ws = await websockets.connect(self.url, subprotocols=["streamlit"],
-                                           max_size=2**28)
+                                           max_size=2**28,
+                                           additional_headers=self.headers or None)
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -108,6 +111,14 @@ class Session:
         self.page_name, self.page_hash = page_name, ""
         self.states = {}  # the browser forgets the widgets of the page it leaves
         return await self._rerun(fragment_id="", page_change=True)
+
+    async def send_raw(self, msg: BackMsg) -> None:
+        """Send any BackMsg as it is (e.g. ``BackMsg(clear_cache=True)``), without waiting."""
+        await self.ws.send(msg.SerializeToString())
+
+    async def rerun(self) -> RunResult:
+        """Rerun the page this tab shows, as a browser's "Rerun" does."""
+        return await self._rerun(fragment_id="")
 
     async def change(self, kind: str, label: str, value: Any) -> RunResult:
         w = self.set(kind, label, value)
@@ -185,6 +196,8 @@ class Session:
             result.texts.append(el.heading.body)
         elif kind == "metric":
             result.texts.append(f"{el.metric.label}: {el.metric.body}")
+        elif kind == "code":
+            result.texts.append(el.code.code_text)
 
 
 def run_sync(coro):

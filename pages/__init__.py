@@ -1,2 +1,3 @@
 """The lesson's pages: one module each, with a ``render()`` function that app.py's navigation
-runs (see ``ui/shell.py``). The page list, titles and objectives live in ``core.lesson``."""
+runs (see ``app.py``). The page list, titles and objectives live in ``core.lesson``
+(``ui/navigation.py`` turns them into navigation entries)."""

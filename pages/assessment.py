@@ -12,6 +12,6 @@ def render() -> None:
 
 
 if __name__ == "__main__":  # run as a script only by the legacy pages-directory mode
-    from ui.shell import reroute_to_app
+    from ui.navigation import reroute_to_app
 
     reroute_to_app()

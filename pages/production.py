@@ -371,6 +371,6 @@ def _exact_section(res: dict) -> None:
 
 
 if __name__ == "__main__":  # run as a script only by Streamlit's legacy pages-directory mode
-    from ui.shell import reroute_to_app
+    from ui.navigation import reroute_to_app
 
     reroute_to_app()

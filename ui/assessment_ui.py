@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -147,6 +148,11 @@ class FlowKeys:
         return f"asmt_{self.bank_id}_attempt_id"
 
     @property
+    def submission(self) -> str:
+        """The key of the latest press of Submit (it makes storing the attempt idempotent)."""
+        return f"asmt_{self.bank_id}_submission"
+
+    @property
     def flow_state(self) -> str:
         """The database key of where this flow stands (attempt number, stage, attempt id)."""
         return f"flow:{self.bank_id}"
@@ -164,6 +170,10 @@ class FlowKeys:
 
     def box(self, attempt: int, item_id: str, j: int) -> str:
         return f"{self.item(attempt, item_id)}__{j}"
+
+
+#: Every session key of this module starts with one of these (a learner switch clears them).
+SESSION_PREFIXES = ("asmt_", PROGRESS_KEY)
 
 
 def current_attempt(bank_id: str) -> int:
@@ -420,13 +430,24 @@ def _on_draft(bank_id: str, attempt: int, item: dict[str, Any]) -> None:
     persistence.remember({k.draft_state(item["id"]): answer})
 
 
+def _blank(answer: Any) -> Any:
+    """No answer, however a widget says it (None, "", an empty list)."""
+    return None if answer is None or answer == "" or answer == [] else answer
+
+
 def _collect(bank_id: str, attempt: int) -> dict[str, Any]:
+    """The answers in the widgets. Only those this tab changed since its drafts were last
+    saved or loaded are written: another tab's newer draft of an item this tab never touched
+    stays as it is."""
     k = FlowKeys(bank_id)
     answers = {item["id"]: collect_answer(item, k.item(attempt, item["id"]))
                for item in _items(bank_id)}
+    drafts = _drafts(bank_id)
+    changed = {i: a for i, a in answers.items() if _blank(a) != _blank(drafts.get(i))}
     st.session_state[k.answers] = answers
     st.session_state[k.draft] = dict(answers)
-    persistence.remember({k.draft_state(i): a for i, a in answers.items()})
+    if changed:
+        persistence.remember({k.draft_state(i): a for i, a in changed.items()})
     return answers
 
 
@@ -453,7 +474,8 @@ def _on_submit(bank_id: str, attempt: int, run_code: bool, from_widgets: bool) -
     ss[k.error] = None
     ss[k.result] = result
     ss[k.stage] = "result"
-    ss[k.attempt_id] = persistence.record_attempt(bank_id, answers, result.to_dict())
+    ss[k.submission] = key = uuid.uuid4().hex
+    ss[k.attempt_id] = persistence.record_attempt(bank_id, answers, result.to_dict(), key)
     _save_flow(bank_id)
     record(bank_id, result.score, result.passed)
     # Redraw the result and the sidebar's progress: only those two fragments rerun, not the page.
@@ -470,20 +492,40 @@ def _on_retry(bank_id: str, attempt: int) -> None:
     ss[k.draft] = {}
     ss[k.stage] = "answer"
     ss[k.attempt_id] = None
+    ss.pop(k.submission, None)
     ss.pop(k.result, None)
     ss.pop(k.error, None)
     persistence.remember({k.draft_state(item["id"]): None for item in items})
     _save_flow(bank_id)
 
 
-def attempt_saved(bank_id: str, result: dict[str, Any], attempt_id: int) -> None:
-    """A submission that waited for the database is stored: link the result shown to it."""
+def _link_saved_attempt(bank_id: str) -> None:
+    """A submission that waited for the database is stored now: link the result shown to it
+    (so a reload shows it and the instructor's review reaches it)."""
     ss, k = st.session_state, FlowKeys(bank_id)
-    shown_result = ss.get(k.result)
-    if (ss.get(k.stage) == "result" and ss.get(k.attempt_id) is None
-            and shown_result is not None and shown_result.score == result["score"]):
+    if ss.get(k.stage) != "result" or ss.get(k.attempt_id) is not None:
+        return
+    attempt_id = persistence.saved_attempt(ss.get(k.submission))
+    if attempt_id is not None:
         ss[k.attempt_id] = attempt_id
         _save_flow(bank_id)
+
+
+def restore(record: persistence.LoadedRecord) -> None:
+    """Take over this module's part of a loaded learner record: progress, drafts and where each
+    flow stands. A record that replaces another learner's first clears this module's keys."""
+    if record.replaces:
+        forget()
+    restore_progress(record.progress)
+    restore_flows(record)
+
+
+def forget() -> None:
+    """Drop every session key of this module (the previous learner's answers and results)."""
+    ss = st.session_state
+    for key in list(ss.keys()):
+        if isinstance(key, str) and key.startswith(SESSION_PREFIXES):
+            del ss[key]
 
 
 def restore_progress(stored: dict[str, dict[str, Any]]) -> None:
@@ -499,10 +541,11 @@ def restore_progress(stored: dict[str, dict[str, Any]]) -> None:
                           "attempts": max(mine["attempts"], entry["attempts"])}
 
 
-def restore_flows(state: dict[str, Any], store) -> None:
+def restore_flows(record: persistence.LoadedRecord) -> None:
     """Where each checkpoint and the final assessment stood, with drafts and the last result.
     A flow this session already started is left as it is."""
     ss = st.session_state
+    state = record.state
     for bank_id in (*CHECKPOINT_IDS, SUMMATIVE_ID):
         k = FlowKeys(bank_id)
         if k.attempt in ss:
@@ -514,10 +557,10 @@ def restore_flows(state: dict[str, Any], store) -> None:
         ss[k.draft] = drafts
         stage = flow.get("stage", "answer")
         if stage == "result":
-            attempt = store.attempt(flow["attempt_id"]) if flow.get("attempt_id") else None
+            attempt = record.attempt(flow.get("attempt_id"))
             try:
-                if attempt is None or attempt.learner_id != persistence.learner()["id"]:
-                    raise LookupError("no stored attempt")
+                if attempt is None:
+                    raise LookupError("no stored attempt of this learner")
                 ss[k.result] = GradeResult.from_dict(attempt.result)
                 ss[k.answers] = dict(attempt.answers)
                 ss[k.attempt_id] = attempt.id
@@ -581,10 +624,12 @@ def _checkpoint_flow(bank_id: str) -> None:
     st.caption(f"Pass mark {view['passing_threshold']:.0%}. Your answers are saved as you give "
                f"them and stay on this page until you try again.")
     grading_rules()
+    _link_saved_attempt(bank_id)
     _answer_widgets(bank_id, view, attempt, policy)
     st.button("Submit answers", type="primary", key=f"submit_{bank_id}_{attempt}",
               on_click=_on_submit, args=(bank_id, attempt, policy.enabled, True))
     _show_error(bank_id)
+    persistence.save_status()  # a failed save is said here, in the fragment that tried
     result = ss.get(k.result)
     if result is None:
         return
@@ -627,6 +672,8 @@ def _final_flow(bank_id: str) -> None:
         "question is only a guide."
     )
     grading_rules()
+    _link_saved_attempt(bank_id)
+    persistence.save_status()  # a failed save is said here, in the fragment that tried
     if stage == "answer":
         _answer_widgets(bank_id, view, attempt, policy)
         st.button("Review my answers", type="primary", key=f"review_{bank_id}_{attempt}",

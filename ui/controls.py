@@ -2,7 +2,7 @@
 
 Every lesson page that uses the interpretable model calls :func:`model_sidebar` and then the
 cached loaders below, so all pages share one model, one input and one forward pass per
-(config, seed, input). The accepted settings live in ``st.session_state["lab_settings"]`` (not
+(config, seed, input). The accepted settings live in ``st.session_state[SETTINGS_KEY]`` (not
 a widget key, so they survive page switches); a refused submission keeps the previous settings
 and leaves the learner's typing in the form to fix.
 """
@@ -151,6 +151,13 @@ _LABELS = {"n_layer": "Layers", "n_head": "Heads per layer", "n_embd": "Width (d
            "seed": "Seed"}
 _CONFIG_FIELDS = ("n_layer", "n_head", "n_embd", "vocab_size", "n_positions")
 
+#: The accepted settings (a :class:`LabSettings`; not a widget key, so it survives page changes).
+SETTINGS_KEY = "lab_settings"
+#: Why the last submission of the form was refused (None when it was accepted).
+SETTINGS_ERROR_KEY = "lab_settings_error"
+#: Every session key of this module (a learner switch clears them).
+SESSION_KEYS = (SETTINGS_KEY, SETTINGS_ERROR_KEY, *_W.values())
+
 
 def model_options() -> tuple[str, ...]:
     """The sidebar's model choices: the lesson's default model, the other trained ones, then
@@ -160,14 +167,14 @@ def model_options() -> tuple[str, ...]:
 
 
 def current_settings() -> LabSettings:
-    settings = st.session_state.get("lab_settings")
+    settings = st.session_state.get(SETTINGS_KEY)
     if settings is None:
-        settings = st.session_state["lab_settings"] = _default_settings()
+        settings = st.session_state[SETTINGS_KEY] = _default_settings()
     return settings
 
 
 def settings_error() -> str | None:
-    return st.session_state.get("lab_settings_error")
+    return st.session_state.get(SETTINGS_ERROR_KEY)
 
 
 def _ids_text(ids: tuple[int, ...] | list[int]) -> str:
@@ -240,10 +247,10 @@ def _apply() -> None:
         candidate = LabSettings(key=key, token_ids=tuple(ids), text=text)
         get_trace(candidate.key, candidate.token_ids)  # e.g. an overflow
     except ValidationError as err:
-        ss["lab_settings_error"] = str(err)
+        ss[SETTINGS_ERROR_KEY] = str(err)
         return
-    ss["lab_settings"] = candidate
-    ss["lab_settings_error"] = None
+    ss[SETTINGS_KEY] = candidate
+    ss[SETTINGS_ERROR_KEY] = None
     persistence.remember({"settings": settings_to_dict(candidate)})
     ss[_W["tokens"]] = _ids_text(ids)  # show exactly what runs
     if text is not None:
@@ -292,13 +299,24 @@ def restore_settings(data: Any) -> None:
     """Use the learner's saved settings, unless this session already has its own; settings
     that no longer fit are replaced by the defaults, with a note."""
     ss = st.session_state
-    if "lab_settings" in ss:
+    if SETTINGS_KEY in ss:
         return
     try:
-        ss["lab_settings"] = settings_from_dict(data if isinstance(data, dict) else {})
+        ss[SETTINGS_KEY] = settings_from_dict(data if isinstance(data, dict) else {})
     except ValidationError as err:
-        ss[persistence.NOTICE] = (f"Your saved model settings were not restored: {err}. The "
-                                  f"default model is shown.")
+        persistence.notify(f"Your saved model settings were not restored: {err}. The "
+                           f"default model is shown.")
+
+
+def restore(record: persistence.LoadedRecord) -> None:
+    """Take over this module's part of a loaded learner record (the accepted settings). A record
+    that replaces another learner's first drops this session's settings and form."""
+    ss = st.session_state
+    if record.replaces:
+        for key in SESSION_KEYS:
+            ss.pop(key, None)
+    if "settings" in record.state:
+        restore_settings(record.state["settings"])
 
 
 def token_labels(key: ModelKey, token_ids) -> list[str]:

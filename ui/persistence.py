@@ -1,106 +1,165 @@
 """Streamlit side of the learner records (``core.store``): who the learner is, loading their
-records into the session once, and saving each change as it happens.
+record once, and saving each change as it happens. It knows nothing of the features whose work
+it keeps: :func:`start_session` returns the loaded record, and the app shell hands each part to
+its feature (settings to ``ui.controls``, drafts, flows and progress to ``ui.assessment_ui``).
 
 Who the learner is, in this order:
 
 1. signed in with Streamlit's authentication (``st.login``; ``[auth]`` in secrets.toml): the
    provider's e-mail (or subject);
-2. a resume code in the page address (``?learner=ABCD-EFGH-JKMN``), put there on the first visit
-   and after every page change, so a reload or a bookmark resumes;
-3. the same code from a cookie this app sets, so typing another page's address resumes too;
-4. otherwise a new learner with a new code (shown in the sidebar, with a box to enter another).
+2. the resume code in this browser's cookie (set once the record holds something);
+3. a resume code in the page address (``?learner=ABCD-EFGH-JKMN``, a "resume link"): opened
+   at once in a browser that has no record of its own; in a browser that already works as
+   another learner, the learner is *asked* whether to open it, and nothing changes until they
+   choose (a link cannot silently move someone's work into another record). The code is taken
+   out of the address as soon as it has been read;
+4. otherwise a new learner with a new code. Its database row is made with the first thing
+   there is to save, so visits that save nothing (and wrong codes) add no rows.
+
+Resume codes are checked under two throttles (``core.throttle``): per session and for the
+whole server; a wrong code never starts a record by itself.
 
 Which database: ``LAB_DATABASE_URL`` (any SQLAlchemy URL), else ``[connections.sql]`` in
-secrets.toml (Streamlit's ``st.connection("sql")`` convention), else a SQLite file in
-``LAB_DATA_DIR`` (default ``.lab-data/``). The schema is migrated once per process.
+secrets.toml (the section Streamlit's ``st.connection("sql")`` reads: ``url``, or ``dialect``,
+``host``, ``username``…), else a SQLite file in ``LAB_DATA_DIR`` (default ``.lab-data/``), whose
+folder is created (owner-only) on first use. One store per database and process
+(``core.store.shared_store``), migrated once.
 
-Saving never blocks the lesson: a write that fails (database down, full, locked) is kept in the
-session and retried on the next interaction, with one clear message in the sidebar; nothing
-already saved is touched.
+Saving never blocks the lesson: a write that fails (database down, full, read-only, locked) is
+kept in the session with the time it was made and written at the next interaction; the failure
+is announced in the run that tried (:func:`save_status`). Submissions carry a key each, so one
+retried after a failure is stored exactly once; drafts carry their time, so an older draft never
+replaces a newer one written by another tab.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
+import sqlalchemy as sa
 import streamlit as st
 
+from core.assessment import escape_markdown
 from core.store import (
+    Attempt,
     InvalidResumeCode,
     LearnerStore,
     StoreUnavailable,
     default_url,
-    describe_url,
+    describe_location,
+    new_resume_code,
     normalise_code,
+    now,
+    shared_store,
+    stored_size,
+    MAX_STATE_BYTES,
 )
+from core.throttle import RESUME_PER_SESSION, SERVER_RESUME, Throttle, describe_wait
+
+__all__ = ["StoreUnavailable", "LoadedRecord", "start_session", "remember", "record_attempt",
+           "saved_attempt", "save_status", "record_panel", "link_choice", "learner", "notify",
+           "get_store", "signed_in_identity", "database_source", "reviews_for"]
 
 LOG = logging.getLogger(__name__)
 
-LEARNER = "lab_learner"  # {"id": int, "code": str | None, "identity": str | None, "name": ...}
-RESTORED = "lab_restored"
-PENDING = "lab_pending_state"  # key → value not saved yet (None deletes)
-PENDING_ATTEMPTS = "lab_pending_attempts"  # [{"bank_id", "answers", "result", "flow_key"}]
+# Session keys owned by this module.
+LEARNER = "lab_learner"  # {"id": int | None (no row yet), "code", "identity", "name"}
+RESTORED = "lab_restored"  # the learner is known and their record was handed to the features
+LOADED = "lab_loaded_record"  # a record switched to in a callback, for the next start_session
+PENDING = "lab_pending_state"  # key → (value, changed_at): not saved yet (None deletes)
+PENDING_ATTEMPTS = "lab_pending_attempts"  # [{"bank_id", "answers", "result", "key"}]
+SAVED_ATTEMPTS = "lab_saved_attempts"  # submission key → stored attempt id
+FLUSHING = "lab_flushing"
 ERROR = "lab_store_error"
 NOTICE = "lab_store_notice"
 COOKIE_SET = "lab_cookie_set"
-QUERY_PARAM = "learner"
-COOKIE = "lab_learner"
+LINK_CHOICE = "lab_link_choice"  # {"code", "id"}: a link's record, waiting for the learner
+THROTTLE = "lab_resume_throttle"
 CODE_INPUT = "lab_w_resume_code"
 NAME_INPUT = "lab_w_display_name"
+SESSION_KEYS = (LEARNER, RESTORED, LOADED, PENDING, PENDING_ATTEMPTS, SAVED_ATTEMPTS, FLUSHING,
+                ERROR, NOTICE, COOKIE_SET, LINK_CHOICE, THROTTLE, CODE_INPUT, NAME_INPUT)
 
-#: Session keys that hold a learner's records (cleared when another learner's code is entered).
-RECORD_PREFIXES = ("asmt_", "lab_progress", "lab_settings")
+QUERY_PARAM = "learner"
+COOKIE = "lab_learner"
+
+
+@dataclass(frozen=True)
+class LoadedRecord:
+    """A learner's record as loaded, for the features to take their parts from."""
+
+    learner_id: int | None  # None: a new learner, nothing stored yet
+    state: Mapping[str, Any] = field(default_factory=dict)  # key → value (settings, drafts…)
+    progress: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # bank → best etc.
+    replaces: bool = False  # it replaces another learner's record in this session
+    store: LearnerStore | None = None
+
+    def attempt(self, attempt_id: int | None) -> Attempt | None:
+        """One of *this learner's* stored attempts (None for anyone else's, or offline)."""
+        if attempt_id is None or self.store is None or self.learner_id is None:
+            return None
+        try:
+            found = self.store.attempt(int(attempt_id))
+        except (StoreUnavailable, TypeError, ValueError):
+            return None
+        return found if found is not None and found.learner_id == self.learner_id else None
 
 
 # -- the database ---------------------------------------------------------------------------------
-def _secrets_sql() -> bool:
+def _secrets_sql() -> Mapping[str, Any] | None:
     try:
-        return "sql" in st.secrets.get("connections", {})
+        section = st.secrets.get("connections", {}).get("sql")
     except Exception:  # noqa: BLE001 - no secrets file, or one that does not parse
-        return False
+        return None
+    return section if isinstance(section, Mapping) else None
 
 
 def database_source() -> str:
     if os.environ.get("LAB_DATABASE_URL"):
         return "LAB_DATABASE_URL"
-    if _secrets_sql():
+    if _secrets_sql() is not None:
         return "secrets.toml [connections.sql]"
     return "the default SQLite file"
 
 
-def _connection():
-    """Streamlit's SQL connection (cached by Streamlit per name and arguments)."""
+def database_url() -> str:
+    """The database URL from the settings (see the module's docstring)."""
     env = os.environ.get("LAB_DATABASE_URL")
     if env:
-        return st.connection("sql", type="sql", url=env)
-    if _secrets_sql():
-        return st.connection("sql", type="sql")
-    return st.connection("sql", type="sql", url=default_url(),
-                         connect_args={"timeout": 15})
-
-
-@st.cache_resource(show_spinner=False)
-def _migrated_store(url: str, _engine) -> LearnerStore:
-    """One store per database and process, its schema brought up to date once."""
-    from sqlalchemy import event
-
-    from core.store import _sqlite_pragmas
-
-    if _engine.url.get_backend_name() == "sqlite":
-        event.listen(_engine, "connect", _sqlite_pragmas)
-    store = LearnerStore(_engine)
-    store.migrate()
-    return store
+        return env
+    section = _secrets_sql()
+    if section is not None:
+        if section.get("url"):
+            return str(section["url"])
+        dialect = section.get("dialect")
+        if not dialect:
+            raise StoreUnavailable(
+                "Your work cannot be saved: [connections.sql] in secrets.toml has neither a "
+                "url nor a dialect. You can keep working: everything stays on this page while "
+                "it is open. An instructor can check the setting.")
+        driver = section.get("driver")
+        return sa.URL.create(
+            f"{dialect}+{driver}" if driver else str(dialect),
+            username=section.get("username"), password=section.get("password"),
+            host=section.get("host"), port=section.get("port"),
+            database=section.get("database"),
+            query=dict(section.get("query") or {})).render_as_string(hide_password=False)
+    return default_url()
 
 
 def get_store() -> LearnerStore | None:
     """The learner store, or None after noting why (the lesson then runs on the session only).
-    A failure is not cached: the next interaction tries again."""
+    A failure is not kept: the next interaction tries again."""
     try:
-        engine = _connection().engine
-        return _migrated_store(describe_url(engine.url), engine)
+        return shared_store(database_url())
     except StoreUnavailable as err:
         _set_error(str(err))
     except Exception as err:  # noqa: BLE001 - a bad URL, a missing driver, a bad secrets entry
@@ -113,6 +172,11 @@ def get_store() -> LearnerStore | None:
 
 def _set_error(message: str | None) -> None:
     st.session_state[ERROR] = message
+
+
+def notify(message: str) -> None:
+    """A one-off note for the learner, shown in the sidebar's saved-work panel."""
+    st.session_state[NOTICE] = message
 
 
 # -- who the learner is --------------------------------------------------------------------------
@@ -129,104 +193,215 @@ def signed_in_identity() -> tuple[str, str | None] | None:
     return None
 
 
-def _code_from_request() -> str | None:
+def _link_code() -> str | None:
     code = st.query_params.get(QUERY_PARAM)
-    if code:
-        return code
+    return code or None
+
+
+def _cookie_raw() -> str | None:
     try:
-        return st.context.cookies.get(COOKIE)
+        value = st.context.cookies.get(COOKIE)
     except Exception:  # noqa: BLE001 - no request context (a test harness)
         return None
+    return value if isinstance(value, str) and value else None
+
+
+COOKIE_KEY = "resume-cookie"
+
+
+def _signature(store: LearnerStore, code: str) -> str:
+    return hmac.new(store.app_key(COOKIE_KEY), normalise_code(code).encode(),
+                    hashlib.sha256).hexdigest()[:32]
+
+
+def cookie_value(store: LearnerStore, code: str) -> str:
+    """What the cookie holds: the code and this app's signature of it (``CODE.SIGNATURE``), so
+    a cookie can only carry a code this app gave out: it cannot be used to guess codes."""
+    return f"{normalise_code(code)}.{_signature(store, code)}"
+
+
+def _cookie_code(store: LearnerStore) -> tuple[str, bool] | None:
+    """This browser's code and whether this app signed it (False: a cookie from before
+    signing, or a forged one, checked like a typed code)."""
+    raw = _cookie_raw()
+    if not raw:
+        return None
+    code, _, signature = raw.partition(".")
+    try:
+        code = normalise_code(code)
+    except InvalidResumeCode:
+        return None
+    signed = bool(signature) and hmac.compare_digest(signature, _signature(store, code))
+    return code, signed
 
 
 def learner() -> dict[str, Any] | None:
     return st.session_state.get(LEARNER)
 
 
-def start_session() -> None:
-    """Once per session: find the learner and load their records; on every run: keep the code
-    in the address and retry saving what is pending. Called by the app shell before the page."""
+def _throttle() -> Throttle:
+    return st.session_state.setdefault(THROTTLE, Throttle(RESUME_PER_SESSION))
+
+
+def resume_wait_s() -> float:
+    """Seconds until this session may try another resume code (0: now)."""
+    return max(_throttle().wait_s(), SERVER_RESUME.wait_s())
+
+
+class ResumeThrottled(Exception):
+    def __init__(self, wait_s: float):
+        super().__init__(wait_s)
+        self.wait_s = wait_s
+
+    def __str__(self) -> str:
+        return (f"Too many resume codes were tried just now. Try again in "
+                f"{describe_wait(self.wait_s)}.")
+
+
+def _check_code(store: LearnerStore, code: str) -> int:
+    """The learner id of a resume code, under the throttles. Raises :class:`ResumeThrottled`,
+    :class:`InvalidResumeCode` (counted as a failure) or :class:`StoreUnavailable`."""
+    wait = resume_wait_s()
+    if wait > 0:
+        raise ResumeThrottled(wait)
+    try:
+        return store.learner_for_code(code)
+    except InvalidResumeCode:
+        _throttle().failed()
+        SERVER_RESUME.failed()
+        LOG.warning("A resume code was refused (%d failures in this session this minute)",
+                    _throttle().failures())
+        raise
+
+
+def _same_code(a: str | None, b: str | None) -> bool:
+    try:
+        return a is not None and b is not None and normalise_code(a) == normalise_code(b)
+    except InvalidResumeCode:
+        return False
+
+
+def _masked(code: str) -> str:
+    return code.split("-")[0] + "-…"
+
+
+def start_session() -> LoadedRecord | None:
+    """Called by the app shell on every run, before the page. The first time (and after the
+    learner switched records) it returns the record the features must take over; otherwise
+    None. It also writes what is pending."""
     ss = st.session_state
     if ss.get(RESTORED):
-        _keep_code_in_address()
         flush()
-        return
+        return ss.pop(LOADED, None)
     store = get_store()
     if store is None:
-        return  # try again on the next interaction; the session works on its own meanwhile
+        return None  # try again on the next interaction; the session works on its own meanwhile
     try:
-        who = _resolve_learner(store)
-        ss[LEARNER] = who
-        _restore(store, who["id"])
+        record = _resolve_learner(store)
     except StoreUnavailable as err:
         _set_error(str(err))
-        return
+        return None
+    except ResumeThrottled as err:
+        notify(f"Your saved work is not opened yet: {err} Until then, what you do stays on "
+               f"this page.")
+        return None
     ss[RESTORED] = True
     _set_error(None)
-    _keep_code_in_address()
     flush()
+    return record
 
 
-def _resolve_learner(store: LearnerStore) -> dict[str, Any]:
+def _load(store: LearnerStore, learner_id: int, replaces: bool = False) -> LoadedRecord:
+    return LoadedRecord(learner_id=learner_id, state=store.load_state(learner_id),
+                        progress=store.progress(learner_id), replaces=replaces, store=store)
+
+
+def _resolve_learner(store: LearnerStore) -> LoadedRecord:
+    ss = st.session_state
     signed_in = signed_in_identity()
     if signed_in:
         identity, name = signed_in
         learner_id = store.learner_for_identity(identity, name)
-        return {"id": learner_id, "code": None, "identity": identity,
-                "name": (store.learner(learner_id).display_name or name)}
-    code = _code_from_request()
-    if code:
-        try:
-            learner_id = store.learner_for_code(code)
-            return {"id": learner_id, "code": normalise_code(code), "identity": None,
-                    "name": store.learner(learner_id).display_name}
-        except InvalidResumeCode as err:
-            st.session_state[NOTICE] = (f"The resume code in the address was not used: {err} "
-                                        f"A new record was started for you below.")
-    learner_id, code = store.new_learner()
-    return {"id": learner_id, "code": code, "identity": None, "name": None}
+        stored = store.learner(learner_id)
+        ss[LEARNER] = {"id": learner_id, "code": None, "identity": identity,
+                       "name": (stored.display_name if stored else None) or name}
+        return _load(store, learner_id)
+
+    link = _link_code()
+    cookie = _cookie_code(store)
+    mine: tuple[int | None, str] | None = None  # this browser's own record (id None: unsaved)
+    if cookie is not None:
+        code, signed = cookie
+        if signed:  # a code this app gave this browser, perhaps with nothing saved yet
+            mine = (store.find_code(code), code)
+        else:  # unsigned: from before cookies were signed, or made up: checked like a guess
+            try:
+                mine = (_check_code(store, code), code)
+            except InvalidResumeCode:
+                mine = None
+    if link:
+        # Read once, then out of the address: the code is a secret (the cookie keeps it).
+        del st.query_params[QUERY_PARAM]
+        if mine is None or not _same_code(link, mine[1]):
+            try:
+                linked = (_check_code(store, link), normalise_code(link))
+            except InvalidResumeCode as err:
+                notify(f"The resume code in the address was not used: {err}"
+                       + ("" if mine else " A new record is started for you below."))
+                linked = None
+            except ResumeThrottled as err:
+                notify(f"The resume code in the address was not checked: {err}")
+                linked = None
+            if linked is not None:
+                if mine is None or mine[0] is None:
+                    mine = linked  # a browser with no record of its own: open the link
+                else:
+                    ss[LINK_CHOICE] = {"code": linked[1], "id": linked[0]}
+    if mine is None:
+        mine = (None, new_resume_code())
+    learner_id, code = mine
+    stored = store.learner(learner_id) if learner_id is not None else None
+    ss[LEARNER] = {"id": learner_id, "code": code, "identity": None,
+                   "name": stored.display_name if stored else None}
+    return _load(store, learner_id) if learner_id is not None else LoadedRecord(None)
 
 
-def _keep_code_in_address() -> None:
-    who = learner()
-    if not who or not who.get("code"):
-        return
-    if st.query_params.get(QUERY_PARAM) != who["code"]:
-        st.query_params[QUERY_PARAM] = who["code"]
-
-
-def _restore(store: LearnerStore, learner_id: int) -> None:
-    """Copy the learner's records into the session, without replacing what this session did
-    before the database answered (a session that started offline keeps its own work)."""
-    from ui import assessment_ui, controls
-
-    state = store.load_state(learner_id)
-    assessment_ui.restore_progress(store.progress(learner_id))
-    if "settings" in state:
-        controls.restore_settings(state["settings"])
-    assessment_ui.restore_flows(state, store)
+def _ensure_row(store: LearnerStore, who: dict[str, Any]) -> int:
+    """The learner's database id, creating their row with the first thing to save."""
+    if who.get("id") is None:
+        who["id"] = store.learner_with_code(who["code"])  # another tab may have made it
+    return who["id"]
 
 
 # -- saving ---------------------------------------------------------------------------------------
 def remember(values: dict[str, Any]) -> None:
-    """Save these state keys (None deletes) now, or as soon as the database is back."""
+    """Save these state keys (None deletes) now, or as soon as the database is back. Each value
+    carries the time it was made, so it never replaces a newer one from another tab."""
+    t = now()
     pending = st.session_state.setdefault(PENDING, {})
-    pending.update(values)
+    for key, value in values.items():
+        pending[key] = (value, t)
     flush()
 
 
-def record_attempt(bank_id: str, answers: dict[str, Any], result: dict[str, Any]) -> int | None:
-    """Store a graded submission; returns its id, or None when it is queued for later."""
+def record_attempt(bank_id: str, answers: dict[str, Any], result: dict[str, Any],
+                   submission_key: str) -> int | None:
+    """Store a graded submission under its key (one per press of Submit): stored exactly once,
+    now or when the database is back. Returns its id, or None while it waits."""
     ss = st.session_state
-    store, who = _store_and_learner()
-    if store is not None and who is not None and not ss.get(PENDING_ATTEMPTS):
-        try:
-            return store.record_attempt(who["id"], bank_id, answers, result)
-        except StoreUnavailable as err:
-            _set_error(str(err))
-    ss.setdefault(PENDING_ATTEMPTS, []).append(
-        {"bank_id": bank_id, "answers": answers, "result": result})
-    return None
+    queued = ss.setdefault(PENDING_ATTEMPTS, [])
+    if not any(item["key"] == submission_key for item in queued):
+        queued.append({"bank_id": bank_id, "answers": answers, "result": result,
+                       "key": submission_key})
+    flush()
+    return saved_attempt(submission_key)
+
+
+def saved_attempt(submission_key: str | None) -> int | None:
+    """The stored id of a submission made in this session, once it is stored."""
+    if submission_key is None:
+        return None
+    return st.session_state.get(SAVED_ATTEMPTS, {}).get(submission_key)
 
 
 def _store_and_learner():
@@ -236,39 +411,68 @@ def _store_and_learner():
     return get_store(), who
 
 
+def _too_large(pending: dict[str, tuple[Any, Any]]) -> list[str]:
+    bad = []
+    for key, (value, _) in pending.items():
+        try:
+            if value is not None and stored_size(value) > MAX_STATE_BYTES:
+                bad.append(key)
+        except ValueError:
+            bad.append(key)
+    return bad
+
+
 def flush() -> None:
     """Write what is pending; keep it pending (with the message) when the database fails."""
     ss = st.session_state
-    if not ss.get(PENDING) and not ss.get(PENDING_ATTEMPTS):
+    if ss.get(FLUSHING) or (not ss.get(PENDING) and not ss.get(PENDING_ATTEMPTS)):
         return
     store, who = _store_and_learner()
     if store is None or who is None:
         return
+    ss[FLUSHING] = True
+    problem = None
     try:
-        queued = ss.get(PENDING_ATTEMPTS) or []
+        learner_id = _ensure_row(store, who)
+        queued = ss.setdefault(PENDING_ATTEMPTS, [])
         while queued:
             item = queued[0]
-            attempt_id = store.record_attempt(who["id"], item["bank_id"], item["answers"],
-                                              item["result"])
-            from ui.assessment_ui import attempt_saved
-
-            attempt_saved(item["bank_id"], item["result"], attempt_id)
+            try:
+                attempt_id = store.record_attempt(learner_id, item["bank_id"], item["answers"],
+                                                  item["result"], item["key"])
+            except ValueError as err:  # cannot be stored at all: say so, do not retry forever
+                LOG.warning("A submission was not stored: %s", err)
+                problem = f"Your submission could not be stored: {err}"
+                queued.pop(0)
+                continue
+            ss.setdefault(SAVED_ATTEMPTS, {})[item["key"]] = attempt_id
             queued.pop(0)
-        pending = dict(ss.get(PENDING) or {})
+        pending = ss.setdefault(PENDING, {})
+        for key in _too_large(pending):
+            pending.pop(key)
+            problem = ("One of your answers is too long to be saved (at most "
+                       f"{MAX_STATE_BYTES // 1024} kB once stored). It stays on this page; "
+                       "shorten it to have it saved.")
         if pending:
-            store.save_state(who["id"], pending)
-            for key, value in pending.items():  # a newer value may have arrived meanwhile
-                if ss[PENDING].get(key, object()) is value:
-                    ss[PENDING].pop(key)
+            batch = dict(pending)
+            store.save_state(learner_id, {k: v for k, (v, _) in batch.items()},
+                             {k: t for k, (_, t) in batch.items()})
+            for key, entry in batch.items():  # a newer value may have arrived meanwhile
+                if pending.get(key) is entry:
+                    pending.pop(key)
     except StoreUnavailable as err:
         _set_error(str(err))
         return
-    except ValueError as err:  # a value the store refuses (too large): drop it, say so
-        LOG.warning("A value was not saved: %s", err)
-        ss[PENDING] = {}
-        _set_error(f"Part of your work could not be saved: {err}")
-        return
-    _set_error(None)
+    finally:
+        ss[FLUSHING] = False
+    _set_error(problem)
+
+
+def save_status() -> None:
+    """Say now, in the run or fragment that tried, when saving failed."""
+    error = st.session_state.get(ERROR)
+    if error:
+        st.warning(error, icon="💾")
 
 
 def reviews_for(attempt_id: int | None) -> dict[str, tuple[float, str]]:
@@ -284,15 +488,20 @@ def reviews_for(attempt_id: int | None) -> dict[str, tuple[float, str]]:
         return {}
 
 
-# -- switching learner (resume code typed in) ------------------------------------------------------
-def _clear_records() -> None:
+# -- switching learner (a code typed in, or a link's record chosen) -------------------------------
+def _switch_to(store: LearnerStore, learner_id: int, code: str) -> None:
+    """Make ``learner_id`` this session's learner; the features take over at the next run."""
     ss = st.session_state
-    for key in list(ss.keys()):
-        if isinstance(key, str) and (key.startswith(RECORD_PREFIXES) or key.startswith("lab_w_")):
-            if key not in (CODE_INPUT, NAME_INPUT):
-                del ss[key]
-    ss.pop(PENDING, None)
-    ss.pop(PENDING_ATTEMPTS, None)
+    flush()  # the current record keeps what it had
+    record = _load(store, learner_id, replaces=True)
+    for key in (PENDING, PENDING_ATTEMPTS, LINK_CHOICE):
+        ss.pop(key, None)
+    ss[LEARNER] = {"id": learner_id, "code": code, "identity": None,
+                   "name": store.learner(learner_id).display_name}
+    ss[LOADED] = record
+    ss[RESTORED] = True
+    ss.pop(COOKIE_SET, None)  # this browser now keeps the new code
+    ss.pop(NAME_INPUT, None)
 
 
 def _on_resume() -> None:
@@ -300,24 +509,60 @@ def _on_resume() -> None:
     typed = ss.get(CODE_INPUT) or ""
     store = get_store()
     if store is None:
-        ss[NOTICE] = "The database cannot be reached, so a resume code cannot be checked now."
+        notify("The database cannot be reached, so a resume code cannot be checked now.")
         return
     try:
-        learner_id = store.learner_for_code(typed)
+        learner_id = _check_code(store, typed)
         code = normalise_code(typed)
-        flush()  # the current record keeps what it had
-        _clear_records()
-        ss[LEARNER] = {"id": learner_id, "code": code, "identity": None,
-                       "name": store.learner(learner_id).display_name}
-        _restore(store, learner_id)
-        ss[RESTORED] = True
+        _switch_to(store, learner_id, code)
         ss[CODE_INPUT] = ""
-        ss[NOTICE] = f"Resumed the record of code {code}."
-        ss.pop(COOKIE_SET, None)
+        notify(f"Resumed the record of code {code}.")
+    except ResumeThrottled as err:
+        notify(str(err))
     except InvalidResumeCode as err:
-        ss[NOTICE] = str(err)
+        wait = resume_wait_s()
+        notify(str(err) + (f" Too many codes were tried: the next try is possible in "
+                           f"{describe_wait(wait)}." if wait > 0 else ""))
     except StoreUnavailable as err:
-        ss[NOTICE] = str(err)
+        notify(str(err))
+
+
+def _on_link_open() -> None:
+    ss = st.session_state
+    choice = ss.get(LINK_CHOICE)
+    store = get_store()
+    if not choice or store is None:
+        notify("The database cannot be reached, so the link's record cannot be opened now.")
+        return
+    try:
+        _switch_to(store, choice["id"], choice["code"])
+        notify(f"Opened the saved work of {_masked(choice['code'])}; this browser now keeps it.")
+    except StoreUnavailable as err:
+        notify(str(err))
+
+
+def _on_link_keep() -> None:
+    ss = st.session_state
+    ss.pop(LINK_CHOICE, None)
+    who = learner() or {}
+    notify(f"You keep working as {_masked(who.get('code') or '')}; the link was not used.")
+
+
+def link_choice() -> None:
+    """When a resume link names another record than the one this browser works as: ask."""
+    choice = st.session_state.get(LINK_CHOICE)
+    who = learner()
+    if not choice or not who or not who.get("code"):
+        return
+    mine, theirs = _masked(who["code"]), _masked(choice["code"])
+    with st.container(border=True):
+        st.markdown(f"**This link opens the saved work of code {theirs}** You are working "
+                    f"as {mine} in this browser. Open the link's work, or keep working as "
+                    f"{mine}? Nothing changes until you choose.")
+        c1, c2 = st.columns(2)
+        c1.button(f"Open the work of {theirs}", key="lab_link_open", on_click=_on_link_open)
+        c2.button(f"Keep working as {mine}", key="lab_link_keep", on_click=_on_link_keep,
+                  type="primary")
 
 
 def _on_name() -> None:
@@ -325,60 +570,115 @@ def _on_name() -> None:
     who = learner()
     store = get_store()
     if who is None or store is None:
-        ss[NOTICE] = "The database cannot be reached, so your name cannot be saved now."
+        notify("The database cannot be reached, so your name cannot be saved now.")
         return
     try:
-        who["name"] = store.set_display_name(who["id"], ss.get(NAME_INPUT))
-        ss[NOTICE] = ("Your name is saved." if who["name"] else "Your name is removed.")
+        learner_id = _ensure_row(store, who)
+        who["name"] = store.set_display_name(learner_id, ss.get(NAME_INPUT))
+        ss[NAME_INPUT] = who["name"] or ""
+        notify("Your name is saved." if who["name"] else "Your name is removed.")
     except StoreUnavailable as err:
-        ss[NOTICE] = str(err)
+        notify(str(err))
 
 
 # -- the sidebar panel -----------------------------------------------------------------------------
 def _set_cookie(code: str) -> None:
     """Remember the code in this browser (a first-party cookie, one year, ``Secure`` over
-    HTTPS), once per session."""
+    HTTPS, signed: :func:`cookie_value`), once per session and code."""
     ss = st.session_state
     if ss.get(COOKIE_SET) == code:
         return
+    store = get_store()
+    if store is None:
+        return
+    try:
+        value = cookie_value(store, code)  # only letters, digits, dashes, a dot and hex
+    except StoreUnavailable:
+        return
     ss[COOKIE_SET] = code
-    # Secure where the page came over HTTPS (a hosted copy), so the code never travels in clear
-    # text; a learner's own http://localhost keeps working.
-    st.html(f"<script>document.cookie = '{COOKIE}={code}; path=/; max-age=31536000; "
+    st.html(f"<script>document.cookie = '{COOKIE}={value}; path=/; max-age=31536000; "
             f"SameSite=Lax' + (location.protocol === 'https:' ? '; Secure' : '');</script>",
             unsafe_allow_javascript=True, width="content")
 
 
+def resume_link(code: str) -> str | None:
+    """This page's address with the code, for another device (None without a browser)."""
+    try:
+        base = st.context.url
+    except Exception:  # noqa: BLE001 - no request context
+        base = None
+    if not isinstance(base, str) or not base.startswith(("http://", "https://")):
+        return None
+    return f"{base}?{urlencode({QUERY_PARAM: code})}"
+
+
+def _copy_button(link: str) -> None:
+    """A real button that copies the resume link (the link is also shown beside it)."""
+    st.html(
+        "<button type='button' class='lab-copy' style='padding:0.3rem 0.75rem;"
+        "border-radius:0.5rem;border:1px solid #1f5fa8;background:#fff;color:#1f5fa8;"
+        "cursor:pointer' onclick=\"navigator.clipboard.writeText("
+        f"{json.dumps(link)}).then(() => {{ this.nextElementSibling.textContent = "
+        "'Copied.'; }, () => { this.nextElementSibling.textContent = "
+        "'Copying is blocked here: select the link below and copy it.'; })\">"
+        "Copy my resume link</button> <span role='status' aria-live='polite'></span>",
+        unsafe_allow_javascript=True, width="content")
+
+
+def _where_saved() -> str:
+    try:
+        return describe_location(database_url())
+    except (StoreUnavailable, sa.exc.ArgumentError):
+        return "the class database"
+
+
 def record_panel() -> None:
-    """The learner's record in the sidebar: the resume code (or the signed-in identity), the
-    name an instructor sees, a box to resume another record, and any saving problem."""
+    """The learner's record in the sidebar: where it is kept, the resume code and link (or the
+    signed-in identity), the name an instructor sees, a box to resume another record, and any
+    saving problem."""
     ss = st.session_state
     who = learner()
-    error = ss.get(ERROR)
-    if error:
-        st.warning(error, icon="💾")
+    save_status()
     notice = ss.pop(NOTICE, None)
     if notice:
         st.info(notice)
     if who is None:
         return
     with st.expander("Your saved work", expanded=False):
+        st.caption(f"Kept in {_where_saved()}.")
         if who.get("identity"):
-            st.markdown(f"Signed in as **{who['identity']}**. Your work is saved to this "
-                        f"account and restored when you sign in again.")
+            st.markdown(f"Signed in as **{_plain(who['identity'])}**. Your work is saved to "
+                        f"this account and restored when you sign in again.")
             st.button("Sign out", on_click=st.logout, key="lab_logout")
         else:
             code = who["code"]
             _set_cookie(code)
-            st.markdown("Your work is saved as you go. To continue later or on another device, "
-                        "keep this **resume code** (it is also in the page address):")
+            if who.get("id") is not None:
+                st.markdown("Your work is saved as you go, and this browser reopens it. To "
+                            "continue on another device, keep this **resume code** secret and "
+                            "type it there, or open your resume link there:")
+            else:
+                st.markdown("Your work is saved as you go from your first answer or setting. "
+                            "Your **resume code** (keep it secret):")
             st.code(code, language=None)
+            link = resume_link(code)
+            if link and who.get("id") is not None:
+                _copy_button(link)
+                st.code(link, language=None, wrap_lines=True)
+            wait = resume_wait_s()
             with st.form("lab_resume_form", border=False):
                 st.text_input("Resume with another code", key=CODE_INPUT,
                               placeholder="ABCD-EFGH-JKMN",
                               help="Letters and digits in three groups of four.")
                 st.form_submit_button("Resume", on_click=_on_resume)
+            if wait > 0:
+                st.caption(f"Too many codes were tried: the next try is possible in "
+                           f"{describe_wait(wait)}.")
         ss.setdefault(NAME_INPUT, who.get("name") or "")
         with st.form("lab_name_form", border=False):
             st.text_input("Your name (shown to your instructor)", key=NAME_INPUT, max_chars=80)
             st.form_submit_button("Save name", on_click=_on_name)
+
+
+def _plain(text: str) -> str:
+    return escape_markdown(str(text))

@@ -1,51 +1,24 @@
-"""The app shell: the navigation built from ``core.lesson``, for app.py.
+"""The app shell: what every run does around the page app.py chose.
 
-Every lesson page is a module in ``pages/`` with a ``render()`` function; app.py hands those
-functions to ``st.navigation`` (URL path = the module's name), so pages, objectives and
-checkpoints are defined once, in ``core.lesson.LESSON``.
-
-Why :func:`reroute_to_app`: when a ``pages/`` folder sits next to the main script, Streamlit
-serves the very first run of a fresh server in its legacy pages-directory mode and executes the
-requested ``pages/<name>.py`` as a script (as ``__main__``), not app.py. Each page module ends
-with ``if __name__ == "__main__": reroute_to_app()``: that one run registers the real navigation
-(which ends the legacy mode for good) and reruns through app.py at the same URL. Imported by
-app.py, the modules only define ``render``. Public API only.
+``run(pages)`` sets the page up, finds the learner and hands their loaded record to each
+feature (``ui.controls`` takes the settings, ``ui.assessment_ui`` the drafts, flows and
+progress), draws the sidebar (progress and saved work), asks about a resume link that names
+another record, and runs the page, turning anything it did not catch into a message instead of
+a traceback. It imports no page: app.py builds the navigation (``ui/navigation.py``).
 """
 
 from __future__ import annotations
 
 import gc
-import importlib
 import logging
 import threading
 
 import streamlit as st
 
-from core.lesson import LESSON
 from core.validators import ValidationError
-from ui import persistence
-from ui.assessment_ui import progress_panel
+from ui import assessment_ui, controls, persistence
 
-__all__ = ["lesson_pages", "run_app", "reroute_to_app", "INSTRUCTOR_TITLE"]
-
-#: The navigation label of the instructor's class view (after the lesson's pages).
-INSTRUCTOR_TITLE = "Class view (instructors)"
-
-
-def lesson_pages() -> list:
-    """One ``st.Page`` per lesson page, in lesson order (the first is the home page), then the
-    instructor's class view."""
-    pages = []
-    for i, page in enumerate(LESSON.pages):
-        module = importlib.import_module(f"pages.{page.slug}")
-        pages.append(st.Page(module.render, title=page.title, icon=page.icon,
-                             url_path=page.slug, default=(i == 0)))
-    # Not a lesson page: the instructor's class view, last (it asks for the instructor's
-    # password or sign-in before showing anything).
-    instructor = importlib.import_module("pages.instructor")
-    pages.append(st.Page(instructor.render, title=INSTRUCTOR_TITLE,
-                         icon=":material/school:", url_path="instructor"))
-    return pages
+__all__ = ["run", "freeze_imported_objects"]
 
 
 _FROZEN = threading.Event()
@@ -69,15 +42,24 @@ def freeze_imported_objects() -> None:
     gc.freeze()
 
 
-def run_app() -> None:
+#: The features that keep part of a learner's record, each with ``restore(record)``.
+RECORD_FEATURES = (controls, assessment_ui)
+
+
+def run(pages: list) -> None:
+    """One run of the app over ``pages`` (``st.Page`` objects, in navigation order)."""
     st.set_page_config(page_title="Transformer Architecture Lab",
                        page_icon=":material/account_tree:", layout="wide")
-    page = st.navigation(lesson_pages(), position="sidebar")
-    freeze_imported_objects()  # after lesson_pages() has imported every page module
-    persistence.start_session()  # who the learner is, and their saved work (once per session)
+    page = st.navigation(pages, position="sidebar")
+    freeze_imported_objects()  # app.py imported every page module before this
+    record = persistence.start_session()  # who the learner is (once per session, or a switch)
+    if record is not None:
+        for feature in RECORD_FEATURES:
+            feature.restore(record)
     with st.sidebar:
-        progress_panel()
+        assessment_ui.progress_panel()
         persistence.record_panel()
+    persistence.link_choice()
     try:
         page.run()
     except ValidationError as err:  # a limit or a bad value the page did not catch itself
@@ -87,9 +69,3 @@ def run_app() -> None:
         st.error("Something went wrong while building this page. The details are in the "
                  "server's log. Try again, or go back to the default model in the sidebar.",
                  icon="⚠️")
-
-
-def reroute_to_app() -> None:
-    """A page module run as a script (legacy pages-directory mode): rerun through app.py."""
-    st.navigation(lesson_pages(), position="hidden")  # ends the legacy mode for this server
-    st.rerun()

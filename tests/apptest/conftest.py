@@ -5,9 +5,12 @@ of that name."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
+
+from core.store import LearnerStore, default_url, shared_store
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 180
@@ -51,3 +54,42 @@ def open_random(slug: str, ids: str = SPEC_IDS, **sizes) -> AppTest:
     at = apply_form(choose_random(open_page(slug), ids, **sizes))
     assert not at.exception and not at.error, [e.value for e in at.error]
     return at
+
+
+def store() -> LearnerStore:
+    """The same store (engine, migrated schema) the apps in this process use."""
+    return shared_store(os.environ.get("LAB_DATABASE_URL") or default_url())
+
+
+class Browser:
+    """One browser: its cookie jar holds what the app's cookie script would have set."""
+
+    def __init__(self, monkeypatch):
+        self.cookie: str | None = None
+        self._mp = monkeypatch
+
+    def open(self, slug: str, link: str | None = None) -> AppTest:
+        """A new tab on page ``slug`` (with ``?learner=link``), sending this browser's cookie."""
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+        if link is not None:
+            at.query_params["learner"] = link
+        if slug != "home":
+            at.switch_page(f"pages/{slug}.py")
+        return self.run(at)
+
+    def click(self, at: AppTest, label: str) -> AppTest:
+        next(b for b in at.button if b.label == label).click()
+        return self.run(at)
+
+    def run(self, at: AppTest) -> AppTest:
+        from ui import persistence
+
+        self._mp.setattr(persistence, "_cookie_raw", lambda: self.cookie)
+        at.run()
+        set_code = at.session_state[persistence.COOKIE_SET] \
+            if persistence.COOKIE_SET in at.session_state else None
+        if set_code:
+            self.cookie = persistence.cookie_value(store(), set_code)
+        return at
+
+

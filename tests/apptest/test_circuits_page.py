@@ -18,6 +18,7 @@ from core.model import load_trained
 from core.ov_circuit import ov_top
 from core.positional_qk import positional_pattern
 from core.trace import trace_interpretable
+from ui import controls
 
 from .conftest import apply_form, open_page
 
@@ -43,7 +44,7 @@ def page() -> AppTest:
 
 
 def _settings(at: AppTest):
-    return at.session_state["lab_settings"]
+    return at.session_state[controls.SETTINGS_KEY]
 
 
 _MODELS: dict[str, object] = {}

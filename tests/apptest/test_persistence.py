@@ -9,10 +9,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.assessment import bank_path, grade, load_bank
-from core.store import LearnerStore, default_url
-from tests.apptest.conftest import ROOT, TIMEOUT, apply_form, choose_random, open_page
+from tests.apptest.conftest import ROOT, TIMEOUT, Browser, apply_form, choose_random, open_page, \
+    store
 from tests.apptest.test_assessment_pages import answer_right, answer_wrong, sidebar_text, submit
 from tests.unit.test_assessment_banks import MODEL_ANSWERS
+from ui import controls, persistence
 from ui.assessment_ui import FlowKeys
 
 
@@ -37,13 +38,7 @@ def navigate(at: AppTest, slug: str) -> AppTest:
 
 
 def code_of(at: AppTest) -> str:
-    return at.session_state["lab_learner"]["code"]
-
-
-def store() -> LearnerStore:
-    import os
-
-    return LearnerStore.from_url(os.environ.get("LAB_DATABASE_URL") or default_url())
+    return at.session_state[persistence.LEARNER]["code"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -58,12 +53,18 @@ def database(request, monkeypatch):
 CP1 = FlowKeys("checkpoint_1")
 
 
-def test_a_new_learner_gets_a_resume_code_in_the_address_and_the_sidebar():
-    at = open_page("home")
+def test_a_new_learner_gets_a_resume_code_in_the_sidebar_and_a_row_with_the_first_save():
+    before = len(store().all_learners())
+    at = open_page("architecture")
     code = code_of(at)
-    assert at.query_params["learner"] == code
     assert code in [c.value for c in at.sidebar.code]
+    assert "learner" not in at.query_params  # the code is a secret: never in the address
     assert not at.exception and not at.error
+    assert len(store().all_learners()) == before  # a visit that saves nothing adds no row
+    bank = load_bank(bank_path("checkpoint_1"))
+    at.radio(key=CP1.item(0, bank.items[0].id)).set_value(bank.items[0].correct).run()
+    assert len(store().all_learners()) == before + 1
+    assert store().learner_for_code(code) == at.session_state[persistence.LEARNER]["id"]
 
 
 def test_drafts_survive_sidebar_navigation_and_a_reload(database):
@@ -104,7 +105,7 @@ def test_a_submitted_checkpoint_and_its_progress_survive_a_reload(database):
     assert "Checkpoint 1 (Architecture): passed, best 100%" in sidebar_text(again)
     assert any("Passed: 100%" in s.value for s in again.success)
     # The record holds both attempts, as graded, and the answers behind them.
-    learner = again.session_state["lab_learner"]["id"]
+    learner = again.session_state[persistence.LEARNER]["id"]
     attempts = store().attempts(learner, "checkpoint_1")
     assert len(attempts) == 2
     assert [a.passed for a in attempts] == [False, True]
@@ -125,21 +126,24 @@ def test_the_final_assessments_review_step_survives_a_reload(database):
 
 def test_accepted_model_settings_survive_a_reload(database):
     at = apply_form(choose_random(open_page("architecture")))
-    label = at.session_state["lab_settings"].key.label
+    label = at.session_state[controls.SETTINGS_KEY].key.label
     assert label.startswith("random weights")
     again = reopen("architecture", code_of(at))
-    assert again.session_state["lab_settings"].key.label == label
-    assert again.session_state["lab_settings"].token_ids == at.session_state[
-        "lab_settings"].token_ids
+    assert again.session_state[controls.SETTINGS_KEY].key.label == label
+    assert again.session_state[controls.SETTINGS_KEY].token_ids == at.session_state[
+        controls.SETTINGS_KEY].token_ids
 
 
 def test_a_bad_code_in_the_address_is_explained_and_a_new_record_started():
+    before = len(store().all_learners())
     at = reopen("home", "NOT-A-CODE")
     notes = " ".join(i.value for i in at.sidebar.info)
     assert "The resume code in the address was not used" in notes
     assert "ABCD-EFGH-JKMN" in notes
-    assert at.query_params["learner"] == code_of(at) != "NOT-A-CODE"
+    assert "learner" not in at.query_params
+    assert code_of(at) != "NOT-A-CODE"
     assert not at.exception
+    assert len(store().all_learners()) == before
 
 
 def test_another_device_resumes_by_typing_the_code(database):
@@ -149,11 +153,11 @@ def test_another_device_resumes_by_typing_the_code(database):
     first = submit(first, "Submit answers")
     other = open_page("architecture")  # another device: a fresh record
     assert "Checkpoint 1 (Architecture): not attempted" in sidebar_text(other)
-    other.text_input(key="lab_w_resume_code").set_value(code_of(first).lower())
+    other.text_input(key=persistence.CODE_INPUT).set_value(code_of(first).lower())
     other = submit(other, "Resume")
     assert code_of(other) == code_of(first)
     assert "Checkpoint 1 (Architecture): passed, best 100%" in sidebar_text(other)
-    other.text_input(key="lab_w_resume_code").set_value("ABCD-EFGH-JKMN")
+    other.text_input(key=persistence.CODE_INPUT).set_value("ABCD-EFGH-JKMN")
     other = submit(other, "Resume")
     assert "No learner has that resume code" in " ".join(i.value for i in other.sidebar.info)
     assert code_of(other) == code_of(first)  # a wrong code changes nothing
@@ -165,7 +169,7 @@ def test_an_instructors_review_shows_in_the_learners_result(database):
     answer_wrong(at, bank, CP1.prefix(0))
     at = submit(at, "Submit answers")
     essay = next(i for i in bank.items if i.type == "essay")
-    attempt = store().attempts(at.session_state["lab_learner"]["id"], "checkpoint_1")[-1]
+    attempt = store().attempts(at.session_state[persistence.LEARNER]["id"], "checkpoint_1")[-1]
     store().save_review(attempt.id, essay.id, 1.0, "teacher@example.org", "Fair point.")
     again = reopen("architecture", code_of(at))
     text = " ".join(m.value for m in again.markdown)
@@ -189,38 +193,37 @@ def test_a_database_that_is_down_leaves_the_lesson_working(monkeypatch):
 def test_a_signed_in_learner_is_their_account_on_every_device(monkeypatch):
     """With Streamlit's sign-in configured, the account is the learner: no resume code, and a
     second session signed in to the same account (another device) gets the same record."""
-    from ui import persistence
-
     monkeypatch.setattr(persistence, "signed_in_identity",
                         lambda: ("ada@example.org", "Ada Lovelace"))
     bank = load_bank(bank_path("checkpoint_1"))
     at = open_page("architecture")
-    who = at.session_state["lab_learner"]
+    who = at.session_state[persistence.LEARNER]
     assert who["identity"] == "ada@example.org" and who["code"] is None
     assert "learner" not in at.query_params
     assert "Signed in as **ada@example.org**" in " ".join(m.value for m in at.sidebar.markdown)
     answer_right(at, bank, CP1.prefix(0))
     at = submit(at, "Submit answers")
     other = open_page("architecture")
-    assert other.session_state["lab_learner"]["id"] == who["id"]
+    assert other.session_state[persistence.LEARNER]["id"] == who["id"]
     assert "Checkpoint 1 (Architecture): passed, best 100%" in sidebar_text(other)
 
 
-def test_two_tabs_of_one_learner_keep_both_tabs_work(database):
-    """Two sessions on the same code (two tabs): each submits a different checkpoint and drafts
-    a different answer; a third session (a reload) has all of it."""
+def test_two_tabs_of_one_learner_keep_both_tabs_work(database, monkeypatch):
+    """Two tabs of one browser (the cookie): each submits a different checkpoint and drafts a
+    different answer; a third tab (a reload) has all of it."""
     cp2 = FlowKeys("checkpoint_2")
     bank1, bank2 = load_bank(bank_path("checkpoint_1")), load_bank(bank_path("checkpoint_2"))
-    first = open_page("architecture")
-    code = code_of(first)
-    second = reopen("residual_stream", code)
+    browser = Browser(monkeypatch)
+    first = browser.open("architecture")
+    second = browser.open("residual_stream")
+    assert code_of(second) == code_of(first)
     answer_right(first, bank1, CP1.prefix(0))
     answer_wrong(second, bank2, cp2.prefix(0))
     first = submit(first, "Submit answers")
     second = submit(second, "Submit answers")
     essay2 = next(i for i in bank2.items if i.type == "essay")
     assert second.text_area(key=cp2.item(0, essay2.id)).value  # the wrong answer's essay text
-    third = reopen("residual_stream", code)
+    third = browser.open("residual_stream")
     sidebar = sidebar_text(third)
     assert "Checkpoint 1 (Architecture): passed, best 100%" in sidebar
     assert "Checkpoint 2 (Residual stream): not passed yet" in sidebar

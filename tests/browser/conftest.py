@@ -91,10 +91,13 @@ def _health_ok(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def running_app(log_path: Path = SERVER_LOG, env: dict[str, str] | None = None):
+def running_app(log_path: Path = SERVER_LOG, env: dict[str, str] | None = None,
+                cwd: Path = REPO_ROOT, unset: tuple[str, ...] = ()):
     """Start ``streamlit run app.py`` on a free port; yield its base URL (ends with '/').
 
-    ``env`` overrides environment variables of the server (e.g. ``LAB_RUN_CODE``)."""
+    ``env`` overrides environment variables of the server (e.g. ``LAB_RUN_CODE``); ``unset``
+    removes some (e.g. ``LAB_DATA_DIR``, to run with the defaults a newcomer has); ``cwd`` is
+    the copy of the app to run (default: this checkout)."""
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     cmd = [
@@ -108,9 +111,12 @@ def running_app(log_path: Path = SERVER_LOG, env: dict[str, str] | None = None):
         "--server.fileWatcherType", "none",
     ]
     log = open(log_path, "w")
+    server_env = {**os.environ, "LAB_RUN_CODE": "auto", **(env or {})}
+    for name in unset:
+        server_env.pop(name, None)
     proc = subprocess.Popen(
-        cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env={**os.environ, "LAB_RUN_CODE": "auto", **(env or {})},
+        cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env=server_env,
     )
     base = f"http://127.0.0.1:{port}/"
     try:

@@ -148,7 +148,7 @@ def test_deep_link_on_a_fresh_server_goes_through_app_navigation(browser, path, 
         wait_for_app_idle(pg)
         assert pg.locator('[data-testid="stMain"] h1').first.inner_text().startswith(heading)
         from core.lesson import LESSON
-        from ui.shell import INSTRUCTOR_TITLE
+        from ui.navigation import INSTRUCTOR_TITLE
 
         assert nav_labels(pg) == [p.title for p in LESSON.pages] + [INSTRUCTOR_TITLE]
         assert pg.title() == "Transformer Architecture Lab"
