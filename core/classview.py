@@ -16,7 +16,7 @@ import pandas as pd
 
 from core.assessment import GradeResult, with_reviews
 from core.assessment.schema import Bank
-from core.store import Attempt, Learner, LearnerStore
+from core.store import Attempt, Learner, LearnerStore, clean_name
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,13 @@ class ClassData:
         return cls(learners, [a for a in attempts if a.id in results], results, banks)
 
     def label(self, learner_id: int) -> str:
-        """How a learner is named: their name, else their sign-in, else a number."""
+        """How a learner is named: their name, else their sign-in, then their number (two
+        learners may choose the same name), e.g. ``"Ada Lovelace (#12)"``. Names are cleaned
+        again here (``core.store.clean_name``), so a name stored before names were cleaned
+        cannot hide or reorder text either. Plain text: the class view shows it as such."""
         who = self.learners.get(learner_id)
-        if who is None:
-            return f"learner #{learner_id}"
-        return who.display_name or who.identity or f"learner #{learner_id}"
+        name = clean_name(who.display_name or who.identity) if who is not None else None
+        return f"{name} (#{learner_id})" if name else f"learner #{learner_id}"
 
 
 def attempts_table(data: ClassData) -> pd.DataFrame:
@@ -163,7 +165,8 @@ def essays(data: ClassData) -> list[dict[str, Any]]:
                 continue
             d = r.details
             out.append({
-                "attempt": a.id, "learner": data.label(a.learner_id), "bank": a.bank_id,
+                "attempt": a.id, "learner": data.label(a.learner_id),
+                "learner id": a.learner_id, "bank": a.bank_id,
                 "item": item_id, "topic": r.topic, "answer": str(r.response or ""),
                 "automatic score": r.automatic_score if r.reviewed else r.score,
                 "score": r.score, "reviewed": r.reviewed, "note": r.review_note,
@@ -174,9 +177,22 @@ def essays(data: ClassData) -> list[dict[str, Any]]:
     return out
 
 
+#: A cell starting with one of these is a formula to a spreadsheet (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A text cell a spreadsheet will show as text: one that starts like a formula gets a
+    leading single quote (OWASP's rule). Numbers and other values are returned unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def export_csv(data: ClassData) -> str:
     """One row per attempt: who, bank, when, score, passed, reviewed, then every item's score
-    (reviewed where reviewed). Learner text is not exported (it can be long and private)."""
+    (reviewed where reviewed). Learner text is not exported (it can be long and private), and
+    every text cell is made safe to open in a spreadsheet (:func:`csv_safe`)."""
     rows = []
     for a in data.attempts:
         r = data.results[a.id]
@@ -187,7 +203,7 @@ def export_csv(data: ClassData) -> str:
             row[f"item:{item_id}"] = round(ir.score, 6)
         for lo, m in r.objective_mastery.items():
             row[f"objective:{lo}"] = round(m, 6)
-        rows.append(row)
+        rows.append({k: csv_safe(v) for k, v in row.items()})
     return pd.DataFrame(rows).to_csv(index=False)
 
 

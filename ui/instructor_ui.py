@@ -11,9 +11,9 @@ page says how to turn it on and shows nothing else. The numbers come from ``core
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ from core.classview import (
     pass_rates,
 )
 from core.lesson import LESSON
+from core.throttle import PASSWORD_PER_SESSION, PASSWORD_SERVER, SERVER_PASSWORD, Throttle, \
+    describe_wait
 from core.validators import ValidationError
 from ui import charts, persistence
 from ui.assessment_ui import cached_bank
@@ -39,6 +41,9 @@ from ui.layout import chart_with_table
 ACCESS = "lab_instructor"  # the reviewer's name once access is granted (this session only)
 PASSWORD_INPUT = "lab_w_instructor_password"
 FAILED = "lab_instructor_failed"
+THROTTLE = "lab_instructor_throttle"
+SESSION_KEYS = (ACCESS, PASSWORD_INPUT, FAILED, THROTTLE)
+LOG = logging.getLogger(__name__)
 
 
 def _secret(section: str, key: str) -> Any:
@@ -71,19 +76,41 @@ def reviewer() -> str | None:
     return None
 
 
+def _password_throttle() -> Throttle:
+    return st.session_state.setdefault(THROTTLE, Throttle(PASSWORD_PER_SESSION))
+
+
+def password_wait_s() -> float:
+    """Seconds until this session may try the password again (0: now): the session's own
+    throttle and the server's, whichever is longer."""
+    return max(_password_throttle().wait_s(), SERVER_PASSWORD.wait_s())
+
+
 def _on_password() -> None:
     ss = st.session_state
     expected = instructor_password()
     typed = ss.get(PASSWORD_INPUT) or ""
     ss[PASSWORD_INPUT] = ""
+    wait = password_wait_s()
+    if wait > 0:  # not even checked: a right password now would teach a guesser as much
+        ss[FAILED] = (f"Too many wrong passwords were tried. Try again in "
+                      f"{describe_wait(wait)}.")
+        return
     if expected and hmac.compare_digest(typed.encode(), expected.encode()):
         ss[ACCESS] = "instructor (password)"
         ss[FAILED] = None
-    else:
-        time.sleep(1.0)  # slows down guessing
-        ss[FAILED] = ("That is not the instructor password. This page is for the instructor "
-                      "of a hosted class; learners find their own results on each page and in "
-                      "the final assessment.")
+        LOG.info("The class view was opened with the instructor password")
+        return
+    _password_throttle().failed()
+    SERVER_PASSWORD.failed()
+    LOG.warning("A wrong instructor password was tried (%d in this session, %d on the server "
+                "in the last %d minutes)", _password_throttle().failures(),
+                SERVER_PASSWORD.failures(), PASSWORD_SERVER.window_s // 60)
+    wait = password_wait_s()
+    ss[FAILED] = ("That is not the instructor password. This page is for the instructor of a "
+                  "hosted class; learners find their own results on each page and in the final "
+                  "assessment." + (f" Too many wrong passwords were tried: the next try is "
+                                   f"possible in {describe_wait(wait)}." if wait > 0 else ""))
 
 
 def _gate() -> str | None:
@@ -105,6 +132,10 @@ def _gate() -> str | None:
         with st.form("lab_instructor_login"):
             st.text_input("Instructor password", type="password", key=PASSWORD_INPUT)
             st.form_submit_button("Open the class view", on_click=_on_password)
+        wait = password_wait_s()
+        if wait > 0:
+            st.caption(f"Too many wrong passwords were tried: the next try is possible in "
+                       f"{describe_wait(wait)}.")
     if emails:
         st.caption("Instructors listed in the settings can also sign in with their account.")
     failed = st.session_state.get(FAILED)
@@ -227,11 +258,14 @@ def _essays(data: ClassData, store, who: str) -> None:
     for r in shown_rows[:40]:
         status = (f"reviewed {r['score']:.0%} (automatic {r['automatic score']:.0%})"
                   if r["reviewed"] else f"automatic {r['score']:.0%}")
-        title = (f"{r['learner']} · {r['bank']} · {r['topic'] or r['item']} · {status} · "
-                 f"attempt {r['attempt']}")
+        # The title is Markdown to Streamlit, so it holds no learner text: the learner's
+        # number, and the name below as plain text (a name could be a link or an image).
+        title = (f"Learner #{r['learner id']} · {r['bank']} · {r['topic'] or r['item']} · "
+                 f"{status} · attempt {r['attempt']}")
         key = f"lab_review_{r['attempt']}_{r['item']}"
         # Open after a save: the title (with the status) changed, so it is a new expander.
         with st.expander(title, expanded=f"{key}_msg" in st.session_state):
+            st.text(f"Learner: {r['learner']}")
             st.markdown("**Answer** (as the learner wrote it)")
             st.text(r["answer"])
             st.markdown(

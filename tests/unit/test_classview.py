@@ -11,6 +11,7 @@ import pytest
 from core.assessment import grade, load_bank
 from core.classview import (
     ClassData,
+    csv_safe,
     essays,
     export_csv,
     item_table,
@@ -58,7 +59,8 @@ def test_pass_rate_counts_learners_not_attempts(filled):
 def test_learners_table_has_best_scores_and_labels(filled):
     store, bank, ada, bob, _ = filled
     table = learners_table(ClassData.load(store, {"small": bank})).set_index("learner id")
-    assert table.loc[ada, "learner"] == "Ada" and table.loc[bob, "learner"] == f"learner #{bob}"
+    assert table.loc[ada, "learner"] == f"Ada (#{ada})"
+    assert table.loc[bob, "learner"] == f"learner #{bob}"
     assert table.loc[ada, "attempts"] == 2 and table.loc[bob, "attempts"] == 1
     assert table.loc[ada, "small best"] == pytest.approx(grade(bank, RIGHT).score, abs=1e-4)
     assert table.loc[bob, "small passed"] == "no"
@@ -115,3 +117,51 @@ def test_an_empty_class_gives_empty_tables(tmp_path):
     data = ClassData.load(store, {"small": load_bank(path)})
     assert learners_table(data).empty and item_table(data).empty and essays(data) == []
     assert pass_rates(data).iloc[0]["learners attempted"] == 0
+
+
+@pytest.mark.parametrize("name", ["=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd|' /C calc'!A0",
+                                  "@SUM(1+1)*cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
+                                  "\t=1+1", "\r=1+1"])
+def test_a_name_that_a_spreadsheet_would_run_is_exported_as_text(tmp_path, name):
+    """OWASP's rule for CSV injection: a text cell starting with = + - @ tab or carriage return
+    gets a leading quote, whatever column it is in."""
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL_BANK, encoding="utf-8")
+    bank = load_bank(path)
+    store = LearnerStore.from_url(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    store.migrate()
+    learner, _ = store.new_learner()
+    with store.engine.begin() as conn:  # stored as given (a name from before names were cleaned)
+        import sqlalchemy as sa
+        conn.execute(sa.text("UPDATE learners SET display_name = :n"), {"n": name})
+    store.record_attempt(learner, "small", RIGHT, grade(bank, RIGHT).to_dict())
+    rows = list(csv.reader(io.StringIO(export_csv(ClassData.load(store, {"small": bank})))))
+    header, row = rows[0], rows[1]
+    cell = row[header.index("learner")]
+    assert cell.startswith("'") and not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+    for value in row:  # no cell of the row starts like a formula
+        assert not value.startswith(("=", "+", "@", "\t", "\r")), value
+        assert not value.startswith("-") or value[1:].replace(".", "").isdigit(), value
+
+
+@pytest.mark.parametrize("value, safe", [("=1", "'=1"), ("Ada", "Ada"), ("-", "'-"),
+                                         (-2.5, -2.5), (3, 3), ("", ""), (None, None)])
+def test_only_text_cells_that_start_like_a_formula_change(value, safe):
+    assert csv_safe(value) == safe
+
+
+def test_names_in_the_class_view_are_cleaned_even_if_stored_raw(tmp_path):
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL_BANK, encoding="utf-8")
+    bank = load_bank(path)
+    store = LearnerStore.from_url(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    store.migrate()
+    ada, _ = store.new_learner("Ada")
+    mimic, _ = store.new_learner()
+    import sqlalchemy as sa
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE learners SET display_name = :n WHERE id = :i"),
+                     {"n": "A\u200bda\u202e", "i": mimic})
+    data = ClassData.load(store, {"small": bank})
+    # The two look alike once cleaned, and the number tells them apart.
+    assert data.label(ada) == f"Ada (#{ada})" and data.label(mimic) == f"Ada (#{mimic})"
