@@ -18,15 +18,32 @@ import streamlit as st
 def lesson_pages() -> list:
     """One ``st.Page`` per entry of ``ui.navigation.page_entries`` (lesson order, then the
     class view), each running its module's ``render()``."""
-    from pages import architecture, assessment, circuits, home, instructor, production, \
-        residual_stream
+    from pages import (
+        architecture,
+        assessment,
+        circuits,
+        home,
+        instructor,
+        production,
+        residual_stream,
+    )
     from ui.navigation import page_entries
 
-    modules = {"home": home, "architecture": architecture, "residual_stream": residual_stream,
-               "circuits": circuits, "production": production, "assessment": assessment,
-               "instructor": instructor}
-    return [st.Page(modules[e.slug].render, title=e.title, icon=e.icon, url_path=e.slug,
-                    default=e.default) for e in page_entries()]
+    modules = {
+        "home": home,
+        "architecture": architecture,
+        "residual_stream": residual_stream,
+        "circuits": circuits,
+        "production": production,
+        "assessment": assessment,
+        "instructor": instructor,
+    }
+    return [
+        st.Page(
+            modules[e.slug].render, title=e.title, icon=e.icon, url_path=e.slug, default=e.default
+        )
+        for e in page_entries()
+    ]
 
 
 if __name__ == "__main__":  # a session's run

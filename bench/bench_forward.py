@@ -60,10 +60,10 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -202,11 +202,13 @@ def build_ours(s: Scale, seed: int = 0):
     from core.model import build_model
 
     config = TransformerConfig(
-        vocab_size=s.vocab, n_positions=1024, n_embd=s.n_embd, n_layer=s.n_layer,
+        vocab_size=s.vocab,
+        n_positions=1024,
+        n_embd=s.n_embd,
+        n_layer=s.n_layer,
         n_head=s.n_head,
     )
-    budget = ResourceBudget(max_parameters=10**9, max_model_bytes=2**34,
-                            max_activation_bytes=2**36)
+    budget = ResourceBudget(max_parameters=10**9, max_model_bytes=2**34, max_activation_bytes=2**36)
     return build_model(config, seed=seed, budget=budget)
 
 
@@ -214,9 +216,18 @@ def build_tl(s: Scale, seed: int = 0):
     from transformer_lens.model_bridge.sources.native import boot
 
     cfg = dict(
-        n_layers=s.n_layer, d_model=s.n_embd, n_heads=s.n_head, d_head=s.n_embd // s.n_head,
-        n_ctx=1024, d_vocab=s.vocab, attn_only=True, normalization_type=None,
-        positional_embedding_type="standard", act_fn="gelu", d_mlp=4 * s.n_embd, seed=seed,
+        n_layers=s.n_layer,
+        d_model=s.n_embd,
+        n_heads=s.n_head,
+        d_head=s.n_embd // s.n_head,
+        n_ctx=1024,
+        d_vocab=s.vocab,
+        attn_only=True,
+        normalization_type=None,
+        positional_embedding_type="standard",
+        act_fn="gelu",
+        d_mlp=4 * s.n_embd,
+        seed=seed,
     )
     model = boot(cfg, device="cpu")
     model.eval()  # boot returns the bridge in training mode
@@ -230,7 +241,9 @@ def n_params(model: torch.nn.Module) -> int:
 # --------------------------------------------------------------------------------------------
 # timing
 # --------------------------------------------------------------------------------------------
-def time_interleaved(fns: dict[str, Callable[[], Any]], warm: int, reps: int) -> dict[str, list[float]]:
+def time_interleaved(
+    fns: dict[str, Callable[[], Any]], warm: int, reps: int
+) -> dict[str, list[float]]:
     """Per variant, ``reps`` wall times in ms after ``warm`` untimed calls.
 
     The variants run round-robin (the order rotating each round); each result is dropped before
@@ -249,7 +262,7 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], warm: int, reps: int) ->
     try:
         with torch.no_grad():
             for r in range(reps):
-                order = names[r % len(names):] + names[:r % len(names)]
+                order = names[r % len(names) :] + names[: r % len(names)]
                 for name in order:
                     t0 = time.perf_counter()
                     out = fns[name]()
@@ -274,14 +287,24 @@ def quartiles(xs: list[float]) -> tuple[float, float, float]:
 # --------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--threads", type=int, default=min(os.cpu_count() or 1, 2),
-                    help="torch.set_num_threads for every variant (default: min(cpus, 2))")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=min(os.cpu_count() or 1, 2),
+        help="torch.set_num_threads for every variant (default: min(cpus, 2))",
+    )
     ap.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
-    ap.add_argument("--scales", default="lesson,gpt2-small",
-                    help="comma-separated subset of: " + ",".join(s.name for s in SCALES))
+    ap.add_argument(
+        "--scales",
+        default="lesson,gpt2-small",
+        help="comma-separated subset of: " + ",".join(s.name for s in SCALES),
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--breakdown", action="store_true",
-                    help="also print which tensors make up the memory of analysis and tl_cache")
+    ap.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also print which tensors make up the memory of analysis and tl_cache",
+    )
     ap.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
     ap.add_argument("--json", type=Path, default=None, help="where to write the JSON results")
     args = ap.parse_args(argv)
@@ -289,8 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
 
-    import transformer_lens  # noqa: F401  (fail early with a clear message if missing)
     from importlib.metadata import version
+
+    import transformer_lens  # noqa: F401  (fail early with a clear message if missing)
 
     try:
         from core.model import result_nbytes as core_result_nbytes
@@ -308,13 +332,17 @@ def main(argv: list[str] | None = None) -> int:
         "grad_mode": "torch.no_grad() for every variant",
         "loadavg_start": os.getloadavg()[0],
     }
-    print(f"torch {env['torch']}, transformer-lens {env['transformer_lens']}, "
-          f"python {env['python']}, {env['cpu_count']} CPUs, "
-          f"torch.set_num_threads({args.threads}) -> get_num_threads() = {threads}; "
-          f"all variants under torch.no_grad(); 1-min load average {env['loadavg_start']:.2f}")
+    print(
+        f"torch {env['torch']}, transformer-lens {env['transformer_lens']}, "
+        f"python {env['python']}, {env['cpu_count']} CPUs, "
+        f"torch.set_num_threads({args.threads}) -> get_num_threads() = {threads}; "
+        f"all variants under torch.no_grad(); 1-min load average {env['loadavg_start']:.2f}"
+    )
     if env["loadavg_start"] > 0.5:
-        print("WARNING: the machine is busy (load average above 0.5); timings will be noisy. "
-              "Rerun when it is idle for numbers to quote.")
+        print(
+            "WARNING: the machine is busy (load average above 0.5); timings will be noisy. "
+            "Rerun when it is idle for numbers to quote."
+        )
 
     wanted = {n.strip() for n in args.scales.split(",") if n.strip()}
     unknown = wanted - {s.name for s in SCALES}
@@ -333,18 +361,20 @@ def main(argv: list[str] | None = None) -> int:
         ours = build_ours(s, seed=args.seed)
         tl = build_tl(s, seed=args.seed)
         ours_weights, tl_weights = model_storages(ours), model_storages(tl)
-        print(f"\n[{s.name}] {s.n_layer} layers, n_embd {s.n_embd}, {s.n_head} heads, "
-              f"vocab {s.vocab}: ours {n_params(ours) / 1e6:.2f}M params, "
-              f"TransformerLens {n_params(tl) / 1e6:.2f}M params")
+        print(
+            f"\n[{s.name}] {s.n_layer} layers, n_embd {s.n_embd}, {s.n_head} heads, "
+            f"vocab {s.vocab}: ours {n_params(ours) / 1e6:.2f}M params, "
+            f"TransformerLens {n_params(tl) / 1e6:.2f}M params"
+        )
 
         for n_tokens in s.tokens:
             gen = torch.Generator().manual_seed(args.seed + n_tokens)
             ids = torch.randint(0, s.vocab, (1, n_tokens), generator=gen, dtype=torch.long)
 
             fns = {
-                "plain": lambda: ours(ids),
-                "analysis": lambda: ours(ids, return_analysis=True),
-                "tl_cache": lambda: tl.run_with_cache(ids),
+                "plain": lambda ours=ours, ids=ids: ours(ids),
+                "analysis": lambda ours=ours, ids=ids: ours(ids, return_analysis=True),
+                "tl_cache": lambda tl=tl, ids=ids: tl.run_with_cache(ids),
             }
             warm, reps = repeats_for(n_tokens, s.n_embd, args.quick)
             times = time_interleaved(fns, warm, reps)
@@ -382,18 +412,33 @@ def main(argv: list[str] | None = None) -> int:
                 n_keys = len(results["tl_cache"][1].cache_dict)
                 env.setdefault("tl_cache_keys", n_keys)
             if args.breakdown:
-                breakdowns.append((s.name, n_tokens, breakdown(results["analysis"]),
-                                   breakdown(results["tl_cache"])))
+                breakdowns.append(
+                    (
+                        s.name,
+                        n_tokens,
+                        breakdown(results["analysis"]),
+                        breakdown(results["tl_cache"]),
+                    )
+                )
             del results
             gc.collect()
 
             for name in fns:
                 q1, med, q3 = quartiles(times[name])
-                rows.append({
-                    "scale": s.name, "tokens": n_tokens, "variant": name,
-                    "median_ms": med, "q1_ms": q1, "q3_ms": q3, "repeats": reps, "warmup": warm,
-                    "result_bytes": mem[name][0], "model_shared_bytes": mem[name][1],
-                })
+                rows.append(
+                    {
+                        "scale": s.name,
+                        "tokens": n_tokens,
+                        "variant": name,
+                        "median_ms": med,
+                        "q1_ms": q1,
+                        "q3_ms": q3,
+                        "repeats": reps,
+                        "warmup": warm,
+                        "result_bytes": mem[name][0],
+                        "model_shared_bytes": mem[name][1],
+                    }
+                )
 
             a = next(r for r in rows[-3:] if r["variant"] == "analysis")
             c = next(r for r in rows[-3:] if r["variant"] == "tl_cache")
@@ -401,9 +446,11 @@ def main(argv: list[str] | None = None) -> int:
             m_ratio = a["result_bytes"] / c["result_bytes"]
             met = t_ratio <= 1.0 and m_ratio <= 1.0
             all_met &= met
-            verdict = (f"{s.name} @ {n_tokens} tokens — analysis vs run_with_cache: "
-                       f"time {t_ratio:.2f}×, memory {m_ratio:.2f}× — "
-                       f"target {'met' if met else 'missed'}")
+            verdict = (
+                f"{s.name} @ {n_tokens} tokens — analysis vs run_with_cache: "
+                f"time {t_ratio:.2f}×, memory {m_ratio:.2f}× — "
+                f"target {'met' if met else 'missed'}"
+            )
             verdicts.append(verdict)
             print(f"  {n_tokens} tokens done ({warm} warm-up + {reps} timed calls per variant)")
 
@@ -411,25 +458,32 @@ def main(argv: list[str] | None = None) -> int:
         gc.collect()
 
     # ---- table -------------------------------------------------------------------------------
-    header = f"{'scale':<11} {'tokens':>6} {'variant':<9} {'median ms':>10} {'IQR ms':>17} " \
-             f"{'result MB':>10} {'(model-owned MB)':>17}"
+    header = (
+        f"{'scale':<11} {'tokens':>6} {'variant':<9} {'median ms':>10} {'IQR ms':>17} "
+        f"{'result MB':>10} {'(model-owned MB)':>17}"
+    )
     print("\n" + header)
     print("-" * len(header))
     for r in rows:
         iqr = f"{r['q1_ms']:.2f}–{r['q3_ms']:.2f}"
-        print(f"{r['scale']:<11} {r['tokens']:>6} {r['variant']:<9} {r['median_ms']:>10.2f} "
-              f"{iqr:>17} {r['result_bytes'] / MB:>10.2f} {r['model_shared_bytes'] / MB:>17.2f}")
+        print(
+            f"{r['scale']:<11} {r['tokens']:>6} {r['variant']:<9} {r['median_ms']:>10.2f} "
+            f"{iqr:>17} {r['result_bytes'] / MB:>10.2f} {r['model_shared_bytes'] / MB:>17.2f}"
+        )
     print()
     for v in verdicts:
         print(v)
-    print(f"\nAll scales: target {'met' if all_met else 'missed'}. "
-          f"(variants: plain = model(ids); analysis = model(ids, return_analysis=True); "
-          f"tl_cache = TransformerLens run_with_cache(ids). result MB = distinct tensor storages "
-          f"reachable from the result; model-owned MB = the part of it that is the model's own "
-          f"weights/buffers, e.g. a slice of the position table.)")
+    print(
+        f"\nAll scales: target {'met' if all_met else 'missed'}. "
+        f"(variants: plain = model(ids); analysis = model(ids, return_analysis=True); "
+        f"tl_cache = TransformerLens run_with_cache(ids). result MB = distinct tensor storages "
+        f"reachable from the result; model-owned MB = the part of it that is the model's own "
+        f"weights/buffers, e.g. a slice of the position table.)"
+    )
     if core_result_nbytes is not None:
-        print("Cross-check: core.model.result_nbytes agrees with this walker on every result "
-              "of ours.")
+        print(
+            "Cross-check: core.model.result_nbytes agrees with this walker on every result of ours."
+        )
     for name, n_tokens, ours_bd, tl_bd in breakdowns:
         print(f"\nMemory breakdown, {name} @ {n_tokens} tokens (MB, each storage counted once):")
         left = [f"{k:<24} {v / MB:9.2f}" for k, v in ours_bd.items()]
@@ -440,8 +494,10 @@ def main(argv: list[str] | None = None) -> int:
             b = right[i] if i < len(right) else ""
             print(f"  {a:<34}   {b:<34}")
     env["loadavg_end"] = os.getloadavg()[0]
-    print(f"Total bench time {time.perf_counter() - t_start:.1f} s; "
-          f"1-min load average at the end {env['loadavg_end']:.2f}.")
+    print(
+        f"Total bench time {time.perf_counter() - t_start:.1f} s; "
+        f"1-min load average at the end {env['loadavg_end']:.2f}."
+    )
 
     if not args.no_json:
         path = args.json
@@ -449,11 +505,20 @@ def main(argv: list[str] | None = None) -> int:
             stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             path = REPO_ROOT / "bench" / "results" / f"bench_forward-{stamp}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(
-            {"env": env, "quick": args.quick, "rows": rows, "verdicts": verdicts,
-             "target_met": all_met},
-            indent=2, ensure_ascii=False,
-        ) + "\n")
+        path.write_text(
+            json.dumps(
+                {
+                    "env": env,
+                    "quick": args.quick,
+                    "rows": rows,
+                    "verdicts": verdicts,
+                    "target_met": all_met,
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
         print(f"Wrote {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}")
     return 0
 

@@ -46,9 +46,15 @@ def largest_allowed() -> TransformerConfig:
             for heads in (4, 8, 16):
                 for vocab in (1000, 4096, 8192):
                     try:
-                        cfg = APP_BUDGET.check(TransformerConfig(
-                            vocab_size=vocab, n_positions=1024, n_embd=d, n_layer=layers,
-                            n_head=heads))
+                        cfg = APP_BUDGET.check(
+                            TransformerConfig(
+                                vocab_size=vocab,
+                                n_positions=1024,
+                                n_embd=d,
+                                n_layer=layers,
+                                n_head=heads,
+                            )
+                        )
                     except ValueError:
                         continue
                     size = cfg.estimate_model_bytes() + cfg.estimate_activation_bytes(64)
@@ -60,10 +66,12 @@ def largest_allowed() -> TransformerConfig:
 
 def main() -> int:
     cfg = largest_allowed()
-    print(f"Largest allowed model: {cfg.n_layer} layers × {cfg.n_head} heads, d_model "
-          f"{cfg.d_model}, vocabulary {cfg.vocab_size}, context {cfg.n_positions}: "
-          f"{cfg.estimate_parameters():,} parameters, "
-          f"{cfg.estimate_model_bytes() / 2**20:.1f} MB kept per model")
+    print(
+        f"Largest allowed model: {cfg.n_layer} layers × {cfg.n_head} heads, d_model "
+        f"{cfg.d_model}, vocabulary {cfg.vocab_size}, context {cfg.n_positions}: "
+        f"{cfg.estimate_parameters():,} parameters, "
+        f"{cfg.estimate_model_bytes() / 2**20:.1f} MB kept per model"
+    )
     print(f"Caches: {MODEL_CACHE} models, {TRACE_CACHE} traces\n")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
     at.switch_page("pages/architecture.py")
@@ -96,8 +104,10 @@ def main() -> int:
     print()
     print(f"{'':<34}{'this build':>12}{'review (before)':>18}{'target':>10}")
     print(f"{'peak RSS, MB':<34}{peak:>12.0f}{REVIEW_AFTER_MB:>18}{TARGET_MB:>10}")
-    print(f"{'growth over 10 seeds, MB':<34}{peak - start:>12.0f}"
-          f"{REVIEW_AFTER_MB - REVIEW_BEFORE_MB:>18}{'':>10}")
+    print(
+        f"{'growth over 10 seeds, MB':<34}{peak - start:>12.0f}"
+        f"{REVIEW_AFTER_MB - REVIEW_BEFORE_MB:>18}{'':>10}"
+    )
     print(f"{'slowest Apply, s':<34}{slowest:>12.1f}{REVIEW_APPLY_S:>18.1f}{'':>10}")
     return 0 if peak <= TARGET_MB else 1
 

@@ -80,8 +80,9 @@ def visit_all() -> float:
                 next(b for b in at.button if b.label == "Apply").click()
                 at.run()
             if at.exception or at.error:
-                raise SystemExit(f"{page.slug} on {name}: "
-                                 f"{[e.value for e in (*at.exception, *at.error)]}")
+                raise SystemExit(
+                    f"{page.slug} on {name}: {[e.value for e in (*at.exception, *at.error)]}"
+                )
             now = rss_mb()
             peak = max(peak, now)
             print(f"   {name + ', ' + page.slug:<44}{now:>8.0f} MB")
@@ -115,14 +116,22 @@ def main() -> int:
     peak = visit_all()
     print("3. Warm rerun after changing a head picker (whole page, median)")
     reruns = {}
-    for slug, widget in (("architecture", "arch_head"), ("circuits", "circ_ov_head"),
-                         ("circuits", "circ_abl_head")):
+    for slug, widget in (
+        ("architecture", "arch_head"),
+        ("circuits", "circ_ov_head"),
+        ("circuits", "circ_abl_head"),
+    ):
         warm_rerun(slug, widget)  # fill the caches for every option
         reruns[(slug, widget)] = warm_rerun(slug, widget)
-        print(f"   {slug + ' / ' + widget:<44}{reruns[(slug, widget)]:>8.3f} s"
-              f"   (target ≤ {RERUN_TARGET_S} s)")
-    ok = (mb <= DISK_TARGET_MB and peak <= RSS_TARGET_MB
-          and all(t <= RERUN_TARGET_S for t in reruns.values()))
+        print(
+            f"   {slug + ' / ' + widget:<44}{reruns[(slug, widget)]:>8.3f} s"
+            f"   (target ≤ {RERUN_TARGET_S} s)"
+        )
+    ok = (
+        mb <= DISK_TARGET_MB
+        and peak <= RSS_TARGET_MB
+        and all(t <= RERUN_TARGET_S for t in reruns.values())
+    )
     print("\nall targets met" if ok else "\nTARGET MISSED")
     return 0 if ok else 1
 

@@ -32,8 +32,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 LIMIT_BYTES = 1024**3
-PAGES = ("", "architecture", "residual_stream", "circuits", "production", "assessment",
-         "instructor")
+PAGES = (
+    "",
+    "architecture",
+    "residual_stream",
+    "circuits",
+    "production",
+    "assessment",
+    "instructor",
+)
 
 
 def sh(cmd: list[str], **kw) -> subprocess.CompletedProcess:
@@ -52,8 +59,19 @@ def build(venv: Path) -> float:
         env["UV_FIND_LINKS"] = os.environ["PIP_FIND_LINKS"]
     shutil.rmtree(venv, ignore_errors=True)
     sh([uv, "venv", str(venv), "--python", sys.executable], env=env)
-    sh([uv, "pip", "install", "--python", str(venv / "bin" / "python"), "-r",
-        str(ROOT / "requirements.txt")], env=env, cwd=ROOT)
+    sh(
+        [
+            uv,
+            "pip",
+            "install",
+            "--python",
+            str(venv / "bin" / "python"),
+            "-r",
+            str(ROOT / "requirements.txt"),
+        ],
+        env=env,
+        cwd=ROOT,
+    )
     return time.perf_counter() - t
 
 
@@ -138,16 +156,31 @@ def main(argv=None) -> int:
 
     port = _free_port()
     data = Path(tempfile.mkdtemp(prefix="lab-hosted-data-"))
-    log = open(ROOT / "test-output" / "hosted-check.log", "w")
+    log = open(ROOT / "test-output" / "hosted-check.log", "w")  # noqa: SIM115 - the server's log, open while it runs
     limit = MemoryLimit(LIMIT_BYTES)
     # Cloud forces these; the app's own config has the rest.
-    cmd = [str(args.venv / "bin" / "streamlit"), "run", "app.py", "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1",
-           "--client.showErrorDetails", "false"]
+    cmd = [
+        str(args.venv / "bin" / "streamlit"),
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--client.showErrorDetails",
+        "false",
+    ]
     # The server joins the cgroup before it starts (preexec), so all its memory is charged.
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "LAB_DATA_DIR": str(data)},
-                            preexec_fn=lambda: limit.add(os.getpid()))
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "LAB_DATA_DIR": str(data)},
+        preexec_fn=lambda: limit.add(os.getpid()),
+    )
     base = f"http://127.0.0.1:{port}/"
     results, peak_rss = [], 0.0
     try:
@@ -169,8 +202,9 @@ def main(argv=None) -> int:
                 wait_for_app_idle(page)
                 problems = page_problems(page)
                 peak_rss = max(peak_rss, rss_mb(proc.pid))
-                results.append((slug or "home", time.perf_counter() - t, problems,
-                                proc.poll() is None))
+                results.append(
+                    (slug or "home", time.perf_counter() - t, problems, proc.poll() is None)
+                )
             browser.close()
     finally:
         proc.terminate()
@@ -187,8 +221,11 @@ def main(argv=None) -> int:
     print(f"{'NVIDIA (CUDA) packages installed':<44}{len(torch_cuda):>24}")
     print(f"{'1 GB memory limit enforced (cgroup)':<44}{str(enforced):>24}")
     for slug, seconds, problems, alive in results:
-        status = "ok" if not problems and alive else ("server died" if not alive else
-                                                      "; ".join(problems)[:60])
+        status = (
+            "ok"
+            if not problems and alive
+            else ("server died" if not alive else "; ".join(problems)[:60])
+        )
         print(f"{'page ' + slug + ' (s, status)':<44}{f'{seconds:.1f} {status}':>24}")
     print(f"{'server peak RSS (MB)':<44}{peak_rss:>24.0f}")
     if cg_peak is not None:

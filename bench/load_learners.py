@@ -55,8 +55,11 @@ from load_common import RssMonitor, percentile, rss_mb  # noqa: E402
 TARGET_RSS_MB = 1024
 TARGET_INTERACTION_S = 0.1
 LESSON_PAGES = ("architecture", "residual_stream", "circuits", "production")
-CHECKPOINTS = {"architecture": "checkpoint_1", "residual_stream": "checkpoint_2",
-               "production": "checkpoint_3"}
+CHECKPOINTS = {
+    "architecture": "checkpoint_1",
+    "residual_stream": "checkpoint_2",
+    "production": "checkpoint_3",
+}
 
 
 @dataclass
@@ -80,8 +83,9 @@ def _timed(run: LearnerRun, what: str, at):
 
 def _navigate(run: LearnerRun, at, slug: str):
     target = "" if slug == "home" else slug
-    at._page_hash = next(h for h, info in at._registered_pages.items()
-                         if info.get("url_pathname") == target)
+    at._page_hash = next(
+        h for h, info in at._registered_pages.items() if info.get("url_pathname") == target
+    )
     return _timed(run, f"open {slug}", at)
 
 
@@ -103,8 +107,9 @@ def _check_result(run: LearnerRun, at, bank_id: str) -> None:
     shown = at.session_state[k.result]
     expected = grade(cached_bank(bank_id), answers)
     if not math.isclose(shown.score, expected.score, abs_tol=1e-12):
-        run.crosstalk.append(f"{bank_id}: shown {shown.score} but own answers grade "
-                             f"{expected.score}")
+        run.crosstalk.append(
+            f"{bank_id}: shown {shown.score} but own answers grade {expected.score}"
+        )
 
 
 def _press(run: LearnerRun, at, label: str, what: str):
@@ -192,8 +197,10 @@ def _check_database(run: LearnerRun, learner_id: int) -> None:
         for a in store.attempts(learner_id):
             stored.setdefault(a.bank_id, []).append(a.answers)
         if stored != run.submitted:
-            run.crosstalk.append(f"database attempts {sorted(stored)} differ from the "
-                                 f"learner's own submissions {sorted(run.submitted)}")
+            run.crosstalk.append(
+                f"database attempts {sorted(stored)} differ from the "
+                f"learner's own submissions {sorted(run.submitted)}"
+            )
     finally:
         store.engine.dispose()
 
@@ -222,38 +229,53 @@ def main(argv=None) -> dict:
     monitor.join()
     times = [t for r in runs for _, t in r.timings]
     page_times = [t for r in runs for what, t in r.timings if what.startswith(("open", "reload"))]
-    submit_times = [t for r in runs for what, t in r.timings if not what.startswith(
-        ("open", "reload"))]
+    submit_times = [
+        t for r in runs for what, t in r.timings if not what.startswith(("open", "reload"))
+    ]
     errors = [f"learner {r.index}: {e}" for r in runs for e in r.errors]
     crosstalk = [f"learner {r.index}: {c}" for r in runs for c in r.crosstalk]
     out = {
-        "learners": args.learners, "interactions": len(times),
-        "errors": len(errors) + len(warm.errors), "crosstalk": len(crosstalk),
-        "interaction_p50_s": percentile(times, 0.5), "interaction_p95_s": percentile(times, 0.95),
+        "learners": args.learners,
+        "interactions": len(times),
+        "errors": len(errors) + len(warm.errors),
+        "crosstalk": len(crosstalk),
+        "interaction_p50_s": percentile(times, 0.5),
+        "interaction_p95_s": percentile(times, 0.95),
         "interaction_max_s": max(times) if times else float("nan"),
-        "page_p50_s": percentile(page_times, 0.5), "page_p95_s": percentile(page_times, 0.95),
+        "page_p50_s": percentile(page_times, 0.5),
+        "page_p95_s": percentile(page_times, 0.95),
         "submit_p50_s": percentile(submit_times, 0.5),
         "submit_p95_s": percentile(submit_times, 0.95),
         "single_learner_p50_s": percentile([t for _, t in warm.timings], 0.5),
         "lesson_wall_s_mean": statistics.fmean(r.wall for r in runs) if runs else float("nan"),
-        "all_learners_wall_s": wall, "rss_after_warmup_mb": rss_warm,
+        "all_learners_wall_s": wall,
+        "rss_after_warmup_mb": rss_warm,
         "rss_peak_mb": max(monitor.peak, rss_mb()),
-        "error_details": (warm.errors + errors)[:10], "crosstalk_details": crosstalk[:10],
+        "error_details": (warm.errors + errors)[:10],
+        "crosstalk_details": crosstalk[:10],
     }
-    print(f"{args.learners} learners, {out['interactions']} interactions (script runs), one "
-          f"process; whole lesson each: {out['lesson_wall_s_mean']:.1f} s mean, all done in "
-          f"{wall:.1f} s")
+    print(
+        f"{args.learners} learners, {out['interactions']} interactions (script runs), one "
+        f"process; whole lesson each: {out['lesson_wall_s_mean']:.1f} s mean, all done in "
+        f"{wall:.1f} s"
+    )
     print(f"{'measure':<40}{'measured':>12}{'target':>12}")
     rows = [
         ("errors", f"{out['errors']}", "0"),
         ("cross-talk", f"{out['crosstalk']}", "0"),
         ("interaction p50 (s)", f"{out['interaction_p50_s']:.3f}", ""),
         ("interaction p95 (s)", f"{out['interaction_p95_s']:.3f}", ""),
-        ("N interactions at once, est. N x p50 (s)",
-         f"{args.learners * out['interaction_p50_s']:.2f}", "2.0 (N=20)"),
+        (
+            "N interactions at once, est. N x p50 (s)",
+            f"{args.learners * out['interaction_p50_s']:.2f}",
+            "2.0 (N=20)",
+        ),
         ("page run p50 (s)", f"{out['page_p50_s']:.3f}", ""),
-        ("interaction p50 (s), warm-up learner", f"{out['single_learner_p50_s']:.3f}",
-         f"{TARGET_INTERACTION_S}"),
+        (
+            "interaction p50 (s), warm-up learner",
+            f"{out['single_learner_p50_s']:.3f}",
+            f"{TARGET_INTERACTION_S}",
+        ),
         ("peak RSS (MB)", f"{out['rss_peak_mb']:.0f}", f"{TARGET_RSS_MB}"),
     ]
     for name, got, target in rows:

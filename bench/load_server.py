@@ -53,11 +53,13 @@ RESUME_CODE = re.compile(r"^[A-HJKMNP-Z2-9]{4}-[A-HJKMNP-Z2-9]{4}-[A-HJKMNP-Z2-9
 TARGET_INTERACTION_S = 0.1
 TARGET_BURST_S = 2.0
 LESSON_PAGES = ("architecture", "residual_stream", "circuits", "production")
-CHECKPOINTS = {"architecture": "checkpoint_1", "residual_stream": "checkpoint_2",
-               "production": "checkpoint_3"}
+CHECKPOINTS = {
+    "architecture": "checkpoint_1",
+    "residual_stream": "checkpoint_2",
+    "production": "checkpoint_3",
+}
 #: Pickers moved on each page, (widget kind, label), where the page has them.
-PICKERS = (("selectbox", "Layer"), ("selectbox", "Head"),
-           ("selectbox", "Stream for the spectrum"))
+PICKERS = (("selectbox", "Layer"), ("selectbox", "Head"), ("selectbox", "Stream for the spectrum"))
 POINTS = re.compile(r"\*\*(Passed|Not passed yet|Not passed): \d+%\*\* \((\S+) of (\S+) points")
 ANSWER_LABEL = re.compile(r"^(Answer to question|Your answer to question) (\d+)")
 
@@ -85,12 +87,31 @@ def start_server(data_dir: str, log_path: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "LAB_DATA_DIR": data_dir, "LAB_RUN_CODE": "off"}
     env.pop("LAB_DATABASE_URL", None)
-    log = open(log_path, "w")
+    log = open(log_path, "w")  # noqa: SIM115 - the server's log, open while it runs
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.fileWatcherType",
+            "none",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -118,9 +139,14 @@ def _check_run(me: Learner, what: str, result) -> None:
 
 def _answer_steps(me: Learner, s: Session, tag: str):
     """One step per answer widget of the open assessment flow (each a fragment run)."""
-    widgets = sorted(((w.kind, w.label) for w in s.widgets.values()
-                      if w.fragment_id and (ANSWER_LABEL.match(w.label) or w.kind == "checkbox")),
-                     key=lambda kl: kl[1])
+    widgets = sorted(
+        (
+            (w.kind, w.label)
+            for w in s.widgets.values()
+            if w.fragment_id and (ANSWER_LABEL.match(w.label) or w.kind == "checkbox")
+        ),
+        key=lambda kl: kl[1],
+    )
     for kind, label in widgets:
         w = s.widget(kind, label)
         if kind == "radio":
@@ -131,8 +157,10 @@ def _answer_steps(me: Learner, s: Session, tag: str):
             value = me.rng.choice([0.0, 1.0, 2.0, 12.0, 64.0, 768.0])
         elif kind == "text_area":
             me.essays += 1
-            value = (f"Learner {me.index} writes: every component adds its output to the "
-                     f"residual stream, so the logits split into one term per path.")
+            value = (
+                f"Learner {me.index} writes: every component adds its output to the "
+                f"residual stream, so the logits split into one term per path."
+            )
         else:
             continue
         yield f"answer {tag}", s.change(kind, label, value)
@@ -151,9 +179,16 @@ def walk(me: Learner, base: str):
             if (kind, label) in s.widgets:
                 options = list(s.widget(kind, label).proto.options)
                 if len(options) > 1:
-                    yield f"picker {label.split()[0].lower()}", s.change(
-                        kind, label, options[me.rng.randrange(1, len(options))] if
-                        label != "Stream for the spectrum" else options[0])
+                    yield (
+                        f"picker {label.split()[0].lower()}",
+                        s.change(
+                            kind,
+                            label,
+                            options[me.rng.randrange(1, len(options))]
+                            if label != "Stream for the spectrum"
+                            else options[0],
+                        ),
+                    )
         bank_id = CHECKPOINTS.get(slug)
         if bank_id:
             yield from _answer_steps(me, s, bank_id)
@@ -166,8 +201,9 @@ def walk(me: Learner, base: str):
             yield "connect", s.__aenter__()
             yield f"reload {slug}", s.open(slug)
             if _progress_lines(s.last) != progress:
-                me.crosstalk.append(f"progress after the reload {_progress_lines(s.last)} != "
-                                    f"{progress}")
+                me.crosstalk.append(
+                    f"progress after the reload {_progress_lines(s.last)} != {progress}"
+                )
     yield "open assessment", s.open("assessment")
     yield from _answer_steps(me, s, "summative")
     yield "review summative", s.click("Review my answers")
@@ -177,12 +213,16 @@ def walk(me: Learner, base: str):
 
 
 def _progress_lines(result) -> list[str]:
-    return [line for text in (result.texts if result else []) for line in text.splitlines()
-            if line.startswith("- Checkpoint") or line.startswith("- Final assessment")]
+    return [
+        line
+        for text in (result.texts if result else [])
+        for line in text.splitlines()
+        if line.startswith(("- Checkpoint", "- Final assessment"))
+    ]
 
 
 def _note_points(me: Learner, bank_id: str, result) -> None:
-    for text in (result.texts if result else []):
+    for text in result.texts if result else []:
         m = POINTS.search(text)
         if m:
             me.shown_points.append((bank_id, m.group(2)))
@@ -254,21 +294,30 @@ def check_database(learners: list[Learner], data_dir: str) -> None:
             attempts = store.attempts(learner_id)
             stored = [(a.bank_id, a.answers) for a in attempts]
             if [b for b, _ in stored] != [b for b, _ in me.shown_points]:
-                me.crosstalk.append(f"stored attempts {[b for b, _ in stored]} != submitted "
-                                    f"{[b for b, _ in me.shown_points]}")
+                me.crosstalk.append(
+                    f"stored attempts {[b for b, _ in stored]} != submitted "
+                    f"{[b for b, _ in me.shown_points]}"
+                )
                 continue
-            essays = [v for _, answers in stored for v in answers.values()
-                      if isinstance(v, str) and v.startswith("Learner ")]
-            if len(essays) != me.essays or any(not e.startswith(f"Learner {me.index} ")
-                                               for e in essays):
-                me.crosstalk.append(f"stored essays {[e[:12] for e in essays]} are not all "
-                                    f"learner {me.index}'s")
+            essays = [
+                v
+                for _, answers in stored
+                for v in answers.values()
+                if isinstance(v, str) and v.startswith("Learner ")
+            ]
+            if len(essays) != me.essays or any(
+                not e.startswith(f"Learner {me.index} ") for e in essays
+            ):
+                me.crosstalk.append(
+                    f"stored essays {[e[:12] for e in essays]} are not all learner {me.index}'s"
+                )
             for (bank_id, answers), (_, shown) in zip(stored, me.shown_points):
                 bank = banks.setdefault(bank_id, load_bank(bank_path(bank_id)))
                 expected = f"{grade(bank, answers).earned_points:g}"
                 if expected != shown:
-                    me.crosstalk.append(f"{bank_id}: drawn {shown} points, but the stored "
-                                        f"answers grade {expected}")
+                    me.crosstalk.append(
+                        f"{bank_id}: drawn {shown} points, but the stored answers grade {expected}"
+                    )
     finally:
         store.engine.dispose()
 
@@ -329,44 +378,65 @@ def main(argv=None) -> dict:
     lesson_solo = [t for ts in solo_by.values() for t in ts]
     lesson_burst = [t for ts in burst_by.values() for t in ts]
     errors = [f"learner {me.index}: {e}" for me in (warm, solo, *learners) for e in me.errors]
-    crosstalk = [f"learner {me.index}: {c}" for me in (warm, solo, *learners)
-                 for c in me.crosstalk]
+    crosstalk = [f"learner {me.index}: {c}" for me in (warm, solo, *learners) for c in me.crosstalk]
     out = {
         "learners": args.learners,
         "interactions": sum(len(me.timings) for me in learners),
         "interactions_per_learner": len(solo.timings),
-        "errors": len(errors), "crosstalk": len(crosstalk),
-        "solo_p50_s": percentile(lesson_solo, 0.5), "solo_p95_s": percentile(lesson_solo, 0.95),
+        "errors": len(errors),
+        "crosstalk": len(crosstalk),
+        "solo_p50_s": percentile(lesson_solo, 0.5),
+        "solo_p95_s": percentile(lesson_solo, 0.95),
         "burst_p50_s": percentile(lesson_burst, 0.5),
         "burst_p95_s": percentile(lesson_burst, 0.95),
         "burst_max_s": max(lesson_burst) if lesson_burst else float("nan"),
-        "solo_by_kind": {k: [percentile(v, 0.5), percentile(v, 0.95), len(v)]
-                         for k, v in solo_by.items()},
-        "burst_by_kind": {k: [percentile(v, 0.5), percentile(v, 0.95), len(v)]
-                          for k, v in burst_by.items()},
-        "all_learners_wall_s": wall, "rss_after_warmup_mb": rss_warm, "rss_peak_mb": rss_peak,
-        "error_details": errors[:10], "crosstalk_details": crosstalk[:10],
+        "solo_by_kind": {
+            k: [percentile(v, 0.5), percentile(v, 0.95), len(v)] for k, v in solo_by.items()
+        },
+        "burst_by_kind": {
+            k: [percentile(v, 0.5), percentile(v, 0.95), len(v)] for k, v in burst_by.items()
+        },
+        "all_learners_wall_s": wall,
+        "rss_after_warmup_mb": rss_warm,
+        "rss_peak_mb": rss_peak,
+        "error_details": errors[:10],
+        "crosstalk_details": crosstalk[:10],
     }
     n = args.learners
-    print(f"{n} learners at once against one server, {out['interactions']} interactions, all "
-          f"done in {wall:.1f} s (lesson pages; Home excluded)")
+    print(
+        f"{n} learners at once against one server, {out['interactions']} interactions, all "
+        f"done in {wall:.1f} s (lesson pages; Home excluded)"
+    )
     print(f"{'measure':<52}{'measured':>11}{'target':>9}")
-    rows = [("errors", f"{out['errors']}", "0"), ("cross-talk", f"{out['crosstalk']}", "0"),
-            ("server time per interaction, alone: p50 (s)", f"{out['solo_p50_s']:.3f}",
-             f"{TARGET_INTERACTION_S}"),
-            ("server time per interaction, alone: p95 (s)", f"{out['solo_p95_s']:.3f}", ""),
-            (f"{n} interactions at once, all answered: p50 (s)", f"{out['burst_p50_s']:.2f}",
-             f"{TARGET_BURST_S}" if n == 20 else ""),
-            (f"{n} interactions at once, all answered: p95 (s)", f"{out['burst_p95_s']:.2f}", ""),
-            ("server peak RSS (MB)", f"{rss_peak:.0f}", f"{TARGET_RSS_MB}")]
+    rows = [
+        ("errors", f"{out['errors']}", "0"),
+        ("cross-talk", f"{out['crosstalk']}", "0"),
+        (
+            "server time per interaction, alone: p50 (s)",
+            f"{out['solo_p50_s']:.3f}",
+            f"{TARGET_INTERACTION_S}",
+        ),
+        ("server time per interaction, alone: p95 (s)", f"{out['solo_p95_s']:.3f}", ""),
+        (
+            f"{n} interactions at once, all answered: p50 (s)",
+            f"{out['burst_p50_s']:.2f}",
+            f"{TARGET_BURST_S}" if n == 20 else "",
+        ),
+        (f"{n} interactions at once, all answered: p95 (s)", f"{out['burst_p95_s']:.2f}", ""),
+        ("server peak RSS (MB)", f"{rss_peak:.0f}", f"{TARGET_RSS_MB}"),
+    ]
     for name, got, target in rows:
         print(f"{name:<52}{got:>11}{target:>9}")
-    print(f"\n{'kind of interaction':<40}{'alone p50':>10}{'p95':>8}{f'{n} at once p50':>16}"
-          f"{'p95':>8}")
+    print(
+        f"\n{'kind of interaction':<40}{'alone p50':>10}{'p95':>8}{f'{n} at once p50':>16}"
+        f"{'p95':>8}"
+    )
     for k in sorted(set(solo_by) | set(burst_by)):
         a, b = solo_by.get(k, []), burst_by.get(k, [])
-        print(f"{k:<40}{percentile(a, 0.5):>10.3f}{percentile(a, 0.95):>8.3f}"
-              f"{percentile(b, 0.5):>16.2f}{percentile(b, 0.95):>8.2f}")
+        print(
+            f"{k:<40}{percentile(a, 0.5):>10.3f}{percentile(a, 0.95):>8.3f}"
+            f"{percentile(b, 0.5):>16.2f}{percentile(b, 0.95):>8.2f}"
+        )
     for line in out["error_details"] + out["crosstalk_details"]:
         print("  !", line.strip().splitlines()[-1][:300])
     if args.json:

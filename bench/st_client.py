@@ -29,8 +29,17 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 FINISHED = ForwardMsg.ScriptFinishedStatus
-WIDGET_TYPES = ("selectbox", "radio", "checkbox", "text_input", "text_area", "number_input",
-                "multiselect", "button", "slider")
+WIDGET_TYPES = (
+    "selectbox",
+    "radio",
+    "checkbox",
+    "text_input",
+    "text_area",
+    "number_input",
+    "multiselect",
+    "button",
+    "slider",
+)
 
 
 @dataclass
@@ -57,8 +66,9 @@ class ProtocolError(RuntimeError):
 class Session:
     """One browser tab: a websocket, the widget states the tab would hold, and its address."""
 
-    def __init__(self, base_url: str, query_string: str = "",
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, base_url: str, query_string: str = "", headers: dict[str, str] | None = None
+    ) -> None:
         self.url = base_url.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
         self.query_string = query_string
         self.headers = dict(headers or {})  # sent with the websocket's opening request
@@ -69,10 +79,13 @@ class Session:
         self.ws = None
         self.last: RunResult | None = None  # the result of the latest interaction
 
-    async def __aenter__(self) -> "Session":
-        self.ws = await websockets.connect(self.url, subprotocols=["streamlit"],
-                                           max_size=2**28,
-                                           additional_headers=self.headers or None)
+    async def __aenter__(self) -> Session:
+        self.ws = await websockets.connect(
+            self.url,
+            subprotocols=["streamlit"],
+            max_size=2**28,
+            additional_headers=self.headers or None,
+        )
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -126,11 +139,13 @@ class Session:
 
     async def click(self, label: str) -> RunResult:
         w = self.widget("button", label)
-        return await self._rerun(fragment_id=w.fragment_id,
-                                 trigger=WidgetState(id=w.id, trigger_value=True))
+        return await self._rerun(
+            fragment_id=w.fragment_id, trigger=WidgetState(id=w.id, trigger_value=True)
+        )
 
-    async def _rerun(self, fragment_id: str, trigger: WidgetState | None = None,
-                     page_change: bool = False) -> RunResult:
+    async def _rerun(
+        self, fragment_id: str, trigger: WidgetState | None = None, page_change: bool = False
+    ) -> RunResult:
         msg = BackMsg()
         cs = msg.rerun_script
         cs.query_string = self.query_string
@@ -184,8 +199,9 @@ class Session:
         kind = el.WhichOneof("type")
         if kind in WIDGET_TYPES:
             proto = getattr(el, kind)
-            self.widgets[(kind, proto.label)] = Widget(kind, proto.id, proto.label,
-                                                      delta.fragment_id, proto)
+            self.widgets[(kind, proto.label)] = Widget(
+                kind, proto.id, proto.label, delta.fragment_id, proto
+            )
         elif kind == "exception":
             result.exceptions.append(f"{el.exception.type}: {el.exception.message}")
         elif kind == "markdown":

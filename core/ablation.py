@@ -30,7 +30,8 @@ ABLATION_MODES = ("zero", "mean")
 def _check_mode(mode: Any) -> str:
     if mode not in ABLATION_MODES:
         raise ValidationError(
-            f"mode must be one of {', '.join(repr(m) for m in ABLATION_MODES)}; got {mode!r}.")
+            f"mode must be one of {', '.join(repr(m) for m in ABLATION_MODES)}; got {mode!r}."
+        )
     return mode
 
 
@@ -41,8 +42,10 @@ def _ids(model, token_ids: Any) -> torch.Tensor:
     if ids.shape[0] != 1:
         raise ValidationError(f"Ablation takes one sequence; got a batch of {ids.shape[0]}.")
     if ids.shape[1] < 2:
-        raise ValidationError("Ablation needs at least 2 tokens: the loss is the prediction of "
-                              "each next token, and one token has no next token.")
+        raise ValidationError(
+            "Ablation needs at least 2 tokens: the loss is the prediction of "
+            "each next token, and one token has no next token."
+        )
     return ids[0].cpu()
 
 
@@ -51,17 +54,24 @@ def _check_head(model, layer: Any, head: Any) -> None:
     for name, value, limit in (("layer", layer, cfg.n_layer), ("head", head, cfg.n_head)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < limit:
             raise ValidationError(
-                f"{name} must be a whole number from 0 to {limit - 1}; got {value!r}.")
+                f"{name} must be a whole number from 0 to {limit - 1}; got {value!r}."
+            )
 
 
 def _weights(model) -> dict[str, Any]:
     """float64 copies of every weight the forward pass reads."""
+
     def d(t: torch.Tensor) -> torch.Tensor:
         return t.detach().to(device="cpu", dtype=torch.float64).clone()
 
-    return {"W_E": d(model.W_E), "W_U": d(model.W_U), "W_pos": d(model.W_pos),
-            "layers": [{k: d(getattr(blk, k)) for k in ("W_Q", "W_K", "W_V", "W_O")}
-                       for blk in model.layers]}
+    return {
+        "W_E": d(model.W_E),
+        "W_U": d(model.W_U),
+        "W_pos": d(model.W_pos),
+        "layers": [
+            {k: d(getattr(blk, k)) for k in ("W_Q", "W_K", "W_V", "W_O")} for blk in model.layers
+        ],
+    }
 
 
 def _head_outputs(w: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -82,12 +92,20 @@ def _replace(out: torch.Tensor, head: int, mode: str) -> torch.Tensor:
     return out
 
 
-def _run(w: dict[str, Any], x: torch.Tensor, start: int, ablate: tuple[int, int, str] | None,
-         clean_outputs: list[torch.Tensor] | None = None) -> torch.Tensor:
+def _run(
+    w: dict[str, Any],
+    x: torch.Tensor,
+    start: int,
+    ablate: tuple[int, int, str] | None,
+    clean_outputs: list[torch.Tensor] | None = None,
+) -> torch.Tensor:
     """Final stream from the stream x entering layer ``start``, with one head replaced."""
     for l in range(start, len(w["layers"])):
-        out = (clean_outputs[l] if clean_outputs is not None and l == start
-               else _head_outputs(w["layers"][l], x))
+        out = (
+            clean_outputs[l]
+            if clean_outputs is not None and l == start
+            else _head_outputs(w["layers"][l], x)
+        )
         if ablate is not None and ablate[0] == l:
             out = _replace(out, ablate[1], ablate[2])
         x = x + out.sum(dim=0)
@@ -113,8 +131,7 @@ def _clean(w: dict[str, Any], ids: torch.Tensor) -> tuple[list[torch.Tensor], li
 
 
 @torch.no_grad()
-def ablate_head(model, token_ids: Any, layer: int, head: int,
-                mode: str = "zero") -> dict[str, Any]:
+def ablate_head(model, token_ids: Any, layer: int, head: int, mode: str = "zero") -> dict[str, Any]:
     """The change in next-token loss on ``token_ids`` when one head's output is replaced.
 
     ``token_ids``: one sequence ``[seq]`` (or ``[1, seq]``), at least 2 tokens. The loss is the
@@ -131,10 +148,15 @@ def ablate_head(model, token_ids: Any, layer: int, head: int,
     streams, outputs = _clean(w, ids)
     before = _losses(w, streams[-1], ids)
     after = _losses(w, _run(w, streams[layer], layer, (layer, head, mode), outputs), ids)
-    return {"loss_before": float(before.mean()), "loss_after": float(after.mean()),
-            "delta": float(after.mean() - before.mean()),
-            "per_position_delta": (after - before).numpy(),
-            "layer": layer, "head": head, "mode": mode}
+    return {
+        "loss_before": float(before.mean()),
+        "loss_after": float(after.mean()),
+        "delta": float(after.mean() - before.mean()),
+        "per_position_delta": (after - before).numpy(),
+        "layer": layer,
+        "head": head,
+        "mode": mode,
+    }
 
 
 @torch.no_grad()

@@ -16,7 +16,8 @@ Scalars are plain Python floats and ints; per-position values are tensors.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -66,8 +67,9 @@ class ResidualStreamAnalyzer:
     """Stateless: one instance can be shared by every page and thread."""
 
     # -- one layer ------------------------------------------------------------------------------
-    def analyze_evolution(self, input_stream: torch.Tensor,
-                          output_stream: torch.Tensor) -> dict[str, Any]:
+    def analyze_evolution(
+        self, input_stream: torch.Tensor, output_stream: torch.Tensor
+    ) -> dict[str, Any]:
         """How one layer changed the stream: ``[batch, seq, d_model]`` before and after.
 
         - input_norm, output_norm, delta_norm ``[batch, seq]``: ‖x‖ per position;
@@ -138,8 +140,11 @@ class ResidualStreamAnalyzer:
         flat = x.reshape(tokens, d_model)
         scale = float(flat.abs().max())
         # Singular values of x / scale, scaled back: no overflow in σ² for huge streams.
-        s = torch.linalg.svdvals(flat / scale) * scale if scale > 0 else torch.zeros(
-            min(tokens, d_model), dtype=torch.float64)
+        s = (
+            torch.linalg.svdvals(flat / scale) * scale
+            if scale > 0
+            else torch.zeros(min(tokens, d_model), dtype=torch.float64)
+        )
         energy = (s / scale) ** 2 if scale > 0 else s
         total = float(energy.sum())
         rank_cap = min(tokens, d_model)
@@ -152,8 +157,14 @@ class ResidualStreamAnalyzer:
             )
         else:
             share = torch.cumsum(energy, dim=0) / total
-            effective_rank = int(torch.searchsorted(share, torch.tensor(
-                [ENERGY_THRESHOLD - 1e-12], dtype=share.dtype)).item()) + 1
+            effective_rank = (
+                int(
+                    torch.searchsorted(
+                        share, torch.tensor([ENERGY_THRESHOLD - 1e-12], dtype=share.dtype)
+                    ).item()
+                )
+                + 1
+            )
             effective_rank = min(effective_rank, rank_cap)
             concentration = float(energy[:_TOP_DIRECTIONS].sum() / total)
         return {
@@ -171,7 +182,8 @@ class ResidualStreamAnalyzer:
 
     # -- all layers -----------------------------------------------------------------------------
     def track_information_persistence(
-            self, residual_streams: Sequence[torch.Tensor]) -> dict[str, Any]:
+        self, residual_streams: Sequence[torch.Tensor]
+    ) -> dict[str, Any]:
         """How much of the initial stream survives each layer (streams x0, x1, …, x_L).
 
         - similarities_to_initial: cosine(x0, x_l) for l = 1..L (mean over the batch);
@@ -205,8 +217,11 @@ class ResidualStreamAnalyzer:
         n = len(similarities)
         sims = torch.tensor([1.0, *similarities], dtype=torch.float64)
         decay = float((sims[0] - sims[-1]) / n) if n else 0.0  # = −mean(diff(sims))
-        stability = 1.0 - float(torch.tensor(similarities, dtype=torch.float64).std(
-            correction=0)) if n else 1.0
+        stability = (
+            1.0 - float(torch.tensor(similarities, dtype=torch.float64).std(correction=0))
+            if n
+            else 1.0
+        )
         return {
             "similarities_to_initial": similarities,
             "cumulative_changes": changes,
@@ -220,8 +235,11 @@ class ResidualStreamAnalyzer:
     @staticmethod
     def _streams(residual_streams: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         if isinstance(residual_streams, torch.Tensor) or not isinstance(
-                residual_streams, (list, tuple)):
-            raise ValidationError("residual_streams must be a list of [batch, seq, d_model] tensors.")
+            residual_streams, (list, tuple)
+        ):
+            raise ValidationError(
+                "residual_streams must be a list of [batch, seq, d_model] tensors."
+            )
         if len(residual_streams) == 0:
             raise ValidationError("residual_streams is empty: give at least the initial stream.")
         streams = [_stream(s, f"residual_streams[{i}]") for i, s in enumerate(residual_streams)]

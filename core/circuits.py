@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 import torch
 
 from core.model import InterpretableTransformer
@@ -24,22 +23,41 @@ def parameter_breakdown(model: InterpretableTransformer) -> list[dict[str, Any]]
     ``sum(p.numel() for p in model.parameters())``.
     """
     cfg = model.config
-    rows = [{"component": "Token embedding W_E", "shape": f"[{cfg.vocab_size}, {cfg.n_embd}]",
-             "parameters": model.W_E.numel(), "trained": "yes"}]
-    rows.append({"component": "Positions W_pos (sinusoidal, fixed)",
-                 "shape": f"[{cfg.n_positions}, {cfg.n_embd}]", "parameters": 0,
-                 "trained": "no (fixed buffer)"})
+    rows = [
+        {
+            "component": "Token embedding W_E",
+            "shape": f"[{cfg.vocab_size}, {cfg.n_embd}]",
+            "parameters": model.W_E.numel(),
+            "trained": "yes",
+        }
+    ]
+    rows.append(
+        {
+            "component": "Positions W_pos (sinusoidal, fixed)",
+            "shape": f"[{cfg.n_positions}, {cfg.n_embd}]",
+            "parameters": 0,
+            "trained": "no (fixed buffer)",
+        }
+    )
     for name in ("W_Q", "W_K", "W_V", "W_O"):
         per_layer = getattr(model.layers[0], name)
         h, a, b = per_layer.shape
-        rows.append({
-            "component": f"Attention {name} (all layers)",
-            "shape": f"{cfg.n_layer} × [{h} heads, {a}, {b}]",
-            "parameters": sum(getattr(layer, name).numel() for layer in model.layers),
+        rows.append(
+            {
+                "component": f"Attention {name} (all layers)",
+                "shape": f"{cfg.n_layer} × [{h} heads, {a}, {b}]",
+                "parameters": sum(getattr(layer, name).numel() for layer in model.layers),
+                "trained": "yes",
+            }
+        )
+    rows.append(
+        {
+            "component": "Unembedding W_U",
+            "shape": f"[{cfg.vocab_size}, {cfg.n_embd}]",
+            "parameters": model.W_U.numel(),
             "trained": "yes",
-        })
-    rows.append({"component": "Unembedding W_U", "shape": f"[{cfg.vocab_size}, {cfg.n_embd}]",
-                 "parameters": model.W_U.numel(), "trained": "yes"})
+        }
+    )
     return rows
 
 
@@ -53,8 +71,9 @@ def _token_list(input_ids: Any) -> list[int]:
 
 
 @torch.no_grad()
-def circuit_view(model: InterpretableTransformer, layer: int, head: int,
-                 input_ids: Any) -> dict[str, Any]:
+def circuit_view(
+    model: InterpretableTransformer, layer: int, head: int, input_ids: Any
+) -> dict[str, Any]:
     """Leading singular values of QK and OV (rank ≤ d_head) and token-level slices for the tokens of the input.
 
     - ``qk_tokens[i, j]`` = W_E[t_i] · QK · W_E[t_j]ᵀ / √d_head: the attention score query token
@@ -81,8 +100,9 @@ def circuit_view(model: InterpretableTransformer, layer: int, head: int,
 
 
 @torch.no_grad()
-def qk_score_terms(model: InterpretableTransformer, trace: Trace, layer: int,
-                   head: int) -> dict[str, Any]:
+def qk_score_terms(
+    model: InterpretableTransformer, trace: Trace, layer: int, head: int
+) -> dict[str, Any]:
     """A head's attention scores split by what the query and the key are made of.
 
     The layer's input is x_l = token part + position part (+ what earlier layers wrote, for

@@ -59,13 +59,28 @@ def attempts_table(data: ClassData) -> pd.DataFrame:
     rows = []
     for a in data.attempts:
         r = data.results[a.id]
-        rows.append({"attempt": a.id, "learner": data.label(a.learner_id),
-                     "learner id": a.learner_id, "bank": a.bank_id,
-                     "submitted (UTC)": _utc(a.submitted_at), "score": round(r.score, 4),
-                     "passed": "yes" if r.passed else "no",
-                     "reviewed": "yes" if r.reviewed else "no"})
-    columns = ["attempt", "learner", "learner id", "bank", "submitted (UTC)", "score", "passed",
-               "reviewed"]
+        rows.append(
+            {
+                "attempt": a.id,
+                "learner": data.label(a.learner_id),
+                "learner id": a.learner_id,
+                "bank": a.bank_id,
+                "submitted (UTC)": _utc(a.submitted_at),
+                "score": round(r.score, 4),
+                "passed": "yes" if r.passed else "no",
+                "reviewed": "yes" if r.reviewed else "no",
+            }
+        )
+    columns = [
+        "attempt",
+        "learner",
+        "learner id",
+        "bank",
+        "submitted (UTC)",
+        "score",
+        "passed",
+        "reviewed",
+    ]
     return pd.DataFrame(rows, columns=columns).iloc[::-1].reset_index(drop=True)
 
 
@@ -79,9 +94,11 @@ def learners_table(data: ClassData) -> pd.DataFrame:
             mine[a.bank_id] = r
     rows = []
     for learner_id, by_bank in sorted(best.items()):
-        row: dict[str, Any] = {"learner": data.label(learner_id), "learner id": learner_id,
-                               "attempts": sum(1 for a in data.attempts
-                                               if a.learner_id == learner_id)}
+        row: dict[str, Any] = {
+            "learner": data.label(learner_id),
+            "learner id": learner_id,
+            "attempts": sum(1 for a in data.attempts if a.learner_id == learner_id),
+        }
         for bank_id in data.banks:
             r = by_bank.get(bank_id)
             row[f"{bank_id} best"] = None if r is None else round(r.score, 4)
@@ -101,9 +118,15 @@ def pass_rates(data: ClassData) -> pd.DataFrame:
                 tried.add(a.learner_id)
                 if data.results[a.id].passed:
                     passed.add(a.learner_id)
-        rows.append({"bank": bank_id, "title": bank.title, "learners attempted": len(tried),
-                     "learners passed": len(passed),
-                     "pass rate": (len(passed) / len(tried)) if tried else None})
+        rows.append(
+            {
+                "bank": bank_id,
+                "title": bank.title,
+                "learners attempted": len(tried),
+                "learners passed": len(passed),
+                "pass rate": (len(passed) / len(tried)) if tried else None,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -126,15 +149,30 @@ def item_table(data: ClassData) -> pd.DataFrame:
     for (bank_id, item_id), xs in scores.items():
         bank = data.banks[bank_id]
         item = bank.item(item_id) if item_id in bank.item_ids else None
-        rows.append({"bank": bank_id, "item": item_id,
-                     "topic": getattr(item, "topic", "") or "",
-                     "objective": getattr(item, "objective", ""),
-                     "type": getattr(item, "type", ""), "learners": len(xs),
-                     "mean score": math.fsum(xs) / len(xs),
-                     "full marks": sum(1 for x in xs if x >= 1 - 1e-9) / len(xs),
-                     "missed (0)": sum(1 for x in xs if x <= 1e-9) / len(xs)})
-    columns = ["bank", "item", "topic", "objective", "type", "learners", "mean score",
-               "full marks", "missed (0)"]
+        rows.append(
+            {
+                "bank": bank_id,
+                "item": item_id,
+                "topic": getattr(item, "topic", "") or "",
+                "objective": getattr(item, "objective", ""),
+                "type": getattr(item, "type", ""),
+                "learners": len(xs),
+                "mean score": math.fsum(xs) / len(xs),
+                "full marks": sum(1 for x in xs if x >= 1 - 1e-9) / len(xs),
+                "missed (0)": sum(1 for x in xs if x <= 1e-9) / len(xs),
+            }
+        )
+    columns = [
+        "bank",
+        "item",
+        "topic",
+        "objective",
+        "type",
+        "learners",
+        "mean score",
+        "full marks",
+        "missed (0)",
+    ]
     df = pd.DataFrame(rows, columns=columns)
     return df.sort_values(["mean score", "bank", "item"]).reset_index(drop=True)
 
@@ -148,9 +186,16 @@ def objective_table(data: ClassData) -> pd.DataFrame:
             key = (a.learner_id, r.objective)
             earned[key] = earned.get(key, 0.0) + r.earned
             points[key] = points.get(key, 0.0) + r.points
-    rows = [{"learner": data.label(lid), "learner id": lid, "objective": lo,
-             "mastery": earned[(lid, lo)] / points[(lid, lo)]}
-            for (lid, lo) in sorted(points) if points[(lid, lo)] > 0]
+    rows = [
+        {
+            "learner": data.label(lid),
+            "learner id": lid,
+            "objective": lo,
+            "mastery": earned[(lid, lo)] / points[(lid, lo)],
+        }
+        for (lid, lo) in sorted(points)
+        if points[(lid, lo)] > 0
+    ]
     return pd.DataFrame(rows, columns=["learner", "learner id", "objective", "mastery"])
 
 
@@ -164,16 +209,26 @@ def essays(data: ClassData) -> list[dict[str, Any]]:
             if r.type != "essay" or not r.answered:
                 continue
             d = r.details
-            out.append({
-                "attempt": a.id, "learner": data.label(a.learner_id),
-                "learner id": a.learner_id, "bank": a.bank_id,
-                "item": item_id, "topic": r.topic, "answer": str(r.response or ""),
-                "automatic score": r.automatic_score if r.reviewed else r.score,
-                "score": r.score, "reviewed": r.reviewed, "note": r.review_note,
-                "found": [c["name"] for c in d.get("concepts_found", [])],
-                "missing": [c["name"] for c in d.get("concepts_missing", [])],
-                "contradicted": [c["name"] for c in d.get("concepts_contradicted", [])],
-                "points": r.points, "submitted (UTC)": _utc(a.submitted_at)})
+            out.append(
+                {
+                    "attempt": a.id,
+                    "learner": data.label(a.learner_id),
+                    "learner id": a.learner_id,
+                    "bank": a.bank_id,
+                    "item": item_id,
+                    "topic": r.topic,
+                    "answer": str(r.response or ""),
+                    "automatic score": r.automatic_score if r.reviewed else r.score,
+                    "score": r.score,
+                    "reviewed": r.reviewed,
+                    "note": r.review_note,
+                    "found": [c["name"] for c in d.get("concepts_found", [])],
+                    "missing": [c["name"] for c in d.get("concepts_missing", [])],
+                    "contradicted": [c["name"] for c in d.get("concepts_contradicted", [])],
+                    "points": r.points,
+                    "submitted (UTC)": _utc(a.submitted_at),
+                }
+            )
     return out
 
 
@@ -196,9 +251,16 @@ def export_csv(data: ClassData) -> str:
     rows = []
     for a in data.attempts:
         r = data.results[a.id]
-        row = {"attempt": a.id, "learner": data.label(a.learner_id), "learner id": a.learner_id,
-               "bank": a.bank_id, "submitted_utc": _utc(a.submitted_at),
-               "score": round(r.score, 6), "passed": r.passed, "reviewed": r.reviewed}
+        row = {
+            "attempt": a.id,
+            "learner": data.label(a.learner_id),
+            "learner id": a.learner_id,
+            "bank": a.bank_id,
+            "submitted_utc": _utc(a.submitted_at),
+            "score": round(r.score, 6),
+            "passed": r.passed,
+            "reviewed": r.reviewed,
+        }
         for item_id, ir in r.items.items():
             row[f"item:{item_id}"] = round(ir.score, 6)
         for lo, m in r.objective_mastery.items():

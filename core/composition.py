@@ -41,21 +41,26 @@ def composition_score(reader: np.ndarray, writer_ov: np.ndarray) -> float:
 def _circuits(model, layer: int) -> tuple[np.ndarray, np.ndarray]:
     """QK and OV of every head of a layer as float64 ``[head, d_model, d_model]``."""
     blk = model.layers[layer]
-    w_q, w_k, w_v, w_o = (w.detach().double().cpu().numpy()
-                          for w in (blk.W_Q, blk.W_K, blk.W_V, blk.W_O))
+    w_q, w_k, w_v, w_o = (
+        w.detach().double().cpu().numpy() for w in (blk.W_Q, blk.W_K, blk.W_V, blk.W_O)
+    )
     qk = np.einsum("hkd,hke->hde", w_q, w_k)  # W_Qᵀ W_K
     ov = np.einsum("hdk,hke->hde", w_o, w_v)  # W_O W_V
     return qk, ov
 
 
 def _scores(qk_b: np.ndarray, ov_b: np.ndarray, ov_a: np.ndarray) -> tuple[float, float, float]:
-    return (composition_score(qk_b.T, ov_a), composition_score(qk_b, ov_a),
-            composition_score(ov_b, ov_a))
+    return (
+        composition_score(qk_b.T, ov_a),
+        composition_score(qk_b, ov_a),
+        composition_score(ov_b, ov_a),
+    )
 
 
 @lru_cache(maxsize=16)
-def random_baseline(d_model: int, d_head: int, samples: int = BASELINE_SAMPLES,
-                    seed: int = BASELINE_SEED) -> dict[str, float]:
+def random_baseline(
+    d_model: int, d_head: int, samples: int = BASELINE_SAMPLES, seed: int = BASELINE_SEED
+) -> dict[str, float]:
     """Mean Q, K and V scores of random heads: W_Q, W_K, W_V ``[d_head, d_model]`` and W_O
     ``[d_model, d_head]`` with iid standard normal entries (the scores are scale-free), one
     fresh pair of heads (A, B) per sample, float64. Reproducible: same arguments, same numbers.
@@ -68,8 +73,14 @@ def random_baseline(d_model: int, d_head: int, samples: int = BASELINE_SAMPLES,
         rows.append(_scores(w_q.T @ w_k, w_o @ w_v, w_oa @ w_va))
     arr = np.array(rows)
     mean, std = arr.mean(axis=0), arr.std(axis=0)
-    return {"q": float(mean[0]), "k": float(mean[1]), "v": float(mean[2]),
-            "q_std": float(std[0]), "k_std": float(std[1]), "v_std": float(std[2])}
+    return {
+        "q": float(mean[0]),
+        "k": float(mean[1]),
+        "v": float(mean[2]),
+        "q_std": float(std[0]),
+        "k_std": float(std[1]),
+        "v_std": float(std[2]),
+    }
 
 
 @torch.no_grad()
@@ -84,11 +95,15 @@ def composition_scores(model, earlier_layer: int = 0) -> dict[str, Any]:
     arrays then have a middle axis of length 0.
     """
     cfg = model.config
-    if (isinstance(earlier_layer, bool) or not isinstance(earlier_layer, int)
-            or not 0 <= earlier_layer < cfg.n_layer):
+    if (
+        isinstance(earlier_layer, bool)
+        or not isinstance(earlier_layer, int)
+        or not 0 <= earlier_layer < cfg.n_layer
+    ):
         raise ValidationError(
             f"earlier_layer must be a whole number from 0 to {cfg.n_layer - 1}; got "
-            f"{earlier_layer!r}.")
+            f"{earlier_layer!r}."
+        )
     later = list(range(earlier_layer + 1, cfg.n_layer))
     _, ov_a = _circuits(model, earlier_layer)
     out = {name: np.zeros((cfg.n_head, len(later), cfg.n_head)) for name in ("q", "k", "v")}
@@ -98,5 +113,9 @@ def composition_scores(model, earlier_layer: int = 0) -> dict[str, Any]:
             for b in range(cfg.n_head):
                 q, k, v = _scores(qk_b[b], ov_b[b], ov_a[a])
                 out["q"][a, j, b], out["k"][a, j, b], out["v"][a, j, b] = q, k, v
-    return {**out, "later_layers": later, "earlier_layer": earlier_layer,
-            "baseline": dict(random_baseline(cfg.n_embd, cfg.d_head))}
+    return {
+        **out,
+        "later_layers": later,
+        "earlier_layer": earlier_layer,
+        "baseline": dict(random_baseline(cfg.n_embd, cfg.d_head)),
+    }

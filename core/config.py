@@ -14,10 +14,15 @@ from dataclasses import dataclass
 
 from core.validators import ValidationError
 
-__all__ = ["TransformerConfig", "ResourceBudget", "DEFAULT_BUDGET", "BYTES_PER_FLOAT", "format_bytes"]
+__all__ = [
+    "TransformerConfig",
+    "ResourceBudget",
+    "DEFAULT_BUDGET",
+    "BYTES_PER_FLOAT",
+    "format_bytes",
+]
 
 BYTES_PER_FLOAT = 4  # float32 throughout
-
 
 
 def format_bytes(n: float) -> str:
@@ -61,11 +66,13 @@ class TransformerConfig:
             step = self.n_head * (1 if self.n_head % 2 == 0 else 2)  # divisible and even
             below = (self.n_embd // step) * step
             options = [w for w in (below, below + step) if w > 0]
-            reason = (f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}) so "
-                      f"every head gets the same width d_head = n_embd / n_head"
-                      if self.n_embd % self.n_head else
-                      f"n_embd must be even for sinusoidal positions (sine and cosine come in "
-                      f"pairs); got {self.n_embd}")
+            reason = (
+                f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}) so "
+                f"every head gets the same width d_head = n_embd / n_head"
+                if self.n_embd % self.n_head
+                else f"n_embd must be even for sinusoidal positions (sine and cosine come in "
+                f"pairs); got {self.n_embd}"
+            )
             raise ValidationError(
                 f"{reason}. Widths that work with {self.n_head} heads are multiples of {step}, "
                 f"e.g. {' or '.join(str(w) for w in options)}."
@@ -74,8 +81,11 @@ class TransformerConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValidationError(f"{name} must be a whole number; got {value!r}.")
-        if (isinstance(self.init_std, bool) or not isinstance(self.init_std, (int, float))
-                or not 0 < self.init_std < float("inf")):
+        if (
+            isinstance(self.init_std, bool)
+            or not isinstance(self.init_std, (int, float))
+            or not 0 < self.init_std < float("inf")
+        ):
             raise ValidationError(f"init_std must be a positive number; got {self.init_std!r}.")
 
     # -- derived sizes -------------------------------------------------------------------------
@@ -152,8 +162,11 @@ class ResourceBudget:
                 f"{format_bytes(self.max_model_bytes)}. Use a smaller width, fewer layers or "
                 f"a shorter context (n_positions)."
             )
-        tokens = config.n_positions if self.analysis_tokens is None else min(
-            self.analysis_tokens, config.n_positions)
+        tokens = (
+            config.n_positions
+            if self.analysis_tokens is None
+            else min(self.analysis_tokens, config.n_positions)
+        )
         act = config.estimate_activation_bytes(tokens)
         if act > self.max_activation_bytes:
             raise ValidationError(

@@ -104,11 +104,15 @@ class CorpusBigrams:
         own count as a previous token), padding left out."""
         if isinstance(token_id, np.integer):
             token_id = int(token_id)
-        if (isinstance(token_id, bool) or not isinstance(token_id, int)
-                or not 0 <= token_id < self.vocab_size):
+        if (
+            isinstance(token_id, bool)
+            or not isinstance(token_id, int)
+            or not 0 <= token_id < self.vocab_size
+        ):
             raise ValidationError(
                 f"token_id must be a whole number from 0 to {self.vocab_size - 1}; got "
-                f"{token_id!r}.")
+                f"{token_id!r}."
+            )
         total = int(self.prev_count[token_id])
         out = []
         for i, c in zip(self.succ_ids[token_id, :k], self.succ_counts[token_id, :k]):
@@ -123,7 +127,8 @@ def load_corpus_bigrams(path: Path | str = BIGRAMS_FILE) -> CorpusBigrams:
     path = Path(path)
     if not path.is_file():
         raise ValidationError(
-            f"No bigram file at {path}: make it with `python training/bigram_counts.py`.")
+            f"No bigram file at {path}: make it with `python training/bigram_counts.py`."
+        )
     with np.load(path) as data:
         return CorpusBigrams(
             prev_count=data["prev_count"].astype(np.int64),
@@ -152,7 +157,8 @@ def bigram_agreement(model, bigrams: CorpusBigrams, min_count: int = 50) -> dict
     if bigrams.vocab_size != model.config.vocab_size:
         raise ValidationError(
             f"The bigram table has vocab {bigrams.vocab_size} but the model has "
-            f"{model.config.vocab_size}: they come from different tokenizers.")
+            f"{model.config.vocab_size}: they come from different tokenizers."
+        )
     if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
         raise ValidationError(f"min_count must be a positive whole number; got {min_count!r}.")
     tokens = np.flatnonzero(bigrams.prev_count >= min_count)
@@ -163,10 +169,10 @@ def bigram_agreement(model, bigrams: CorpusBigrams, min_count: int = 50) -> dict
     w_e = model.W_E.detach().double()
     hits, overlap = [], []
     for start in range(0, tokens.size, _CHUNK):
-        chunk = tokens[start:start + _CHUNK]
+        chunk = tokens[start : start + _CHUNK]
         logits = w_e[torch.from_numpy(chunk)] @ w_u.T  # [chunk, vocab]
         top5 = torch.topk(logits, 5, dim=-1).indices.numpy()
-        hits.append(top5[:, 0] == best[start:start + _CHUNK])
+        hits.append(top5[:, 0] == best[start : start + _CHUNK])
         corpus5 = bigrams.succ_ids[chunk, :5]
         overlap.append([len(set(a) & set(b[b >= 0])) / 5 for a, b in zip(top5, corpus5)])
     # The unigram guess: always the corpus's most frequent token (prev_count is each token's

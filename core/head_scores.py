@@ -8,7 +8,8 @@ mark "nothing here".
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -90,8 +91,7 @@ def induction_scores(attention: np.ndarray, token_ids: Sequence[int]) -> np.ndar
     targets = induction_targets(token_ids)
     if a.shape[-1] != len(_ids(token_ids)):
         raise ValidationError(
-            f"attention covers {a.shape[-1]} positions but token_ids has "
-            f"{len(_ids(token_ids))}."
+            f"attention covers {a.shape[-1]} positions but token_ids has {len(_ids(token_ids))}."
         )
     if not targets:
         return None

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -46,7 +46,8 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 TOKENIZER_FILE = MODELS_DIR / "tiny-gpt2-wikitext2" / "tokenizer.json"
 #: Trained interpretable models shipped in models/<name>/ (weights, config, card, metrics).
 TRAINED_MODELS: tuple[str, ...] = tuple(
-    sorted(p.parent.name for p in MODELS_DIR.glob("attn-only-*/model.safetensors")))
+    sorted(p.parent.name for p in MODELS_DIR.glob("attn-only-*/model.safetensors"))
+)
 
 #: Largest |value| accepted in the residual stream: well inside float32 (max ≈ 3.4e38), so the
 #: analyses that square or sum stream values stay finite.
@@ -175,8 +176,9 @@ class LayerAnalysis(Mapping):
         if key in self._LAZY:
             with torch.no_grad():
                 if key == "attention_scores":
-                    return self._layer.attention_scores(self._stored["queries"],
-                                                        self._stored["keys"])
+                    return self._layer.attention_scores(
+                        self._stored["queries"], self._stored["keys"]
+                    )
                 if key == "layer_output":
                     return self._layer.write_out(self._stored["attended_values"])
                 return self._layer.head_outputs(self._stored["attended_values"])
@@ -213,11 +215,17 @@ class PathDecomposition(Mapping):
     - ``logit_reconstruction_error`` (derived, float): max |(direct + Σ heads)·W_Uᵀ − logits|.
     """
 
-    _LAZY = ("layer_contributions", "head_contributions", "reconstruction",
-             "reconstruction_error", "logit_reconstruction_error")
+    _LAZY = (
+        "layer_contributions",
+        "head_contributions",
+        "reconstruction",
+        "reconstruction_error",
+        "logit_reconstruction_error",
+    )
 
-    def __init__(self, model: "InterpretableTransformer", stored: dict[str, Any],
-                 logits: torch.Tensor):
+    def __init__(
+        self, model: InterpretableTransformer, stored: dict[str, Any], logits: torch.Tensor
+    ):
         self._model = model
         self._stored = stored
         self._logits = logits
@@ -238,12 +246,16 @@ class PathDecomposition(Mapping):
             return self._stored[key]
         if key == "layer_contributions":
             with torch.no_grad():
-                return [layer.write_out(z) for layer, z in
-                        zip(self._model.layers, self._stored["_attended_values"])]
+                return [
+                    layer.write_out(z)
+                    for layer, z in zip(self._model.layers, self._stored["_attended_values"])
+                ]
         if key == "head_contributions":
             with torch.no_grad():
-                return [layer.head_outputs(z) for layer, z in
-                        zip(self._model.layers, self._stored["_attended_values"])]
+                return [
+                    layer.head_outputs(z)
+                    for layer, z in zip(self._model.layers, self._stored["_attended_values"])
+                ]
         if key == "reconstruction":
             return self._reconstruction()
         if key == "reconstruction_error":
@@ -303,8 +315,10 @@ class InterpretableTransformer(nn.Module):
         return self.positional_embedding.W_pos  # [n_positions, d_model]
 
     def _check_head(self, layer: int, head: int) -> None:
-        for name, value, limit in (("layer", layer, self.config.n_layer),
-                                   ("head", head, self.config.n_head)):
+        for name, value, limit in (
+            ("layer", layer, self.config.n_layer),
+            ("head", head, self.config.n_head),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < limit:
                 raise ValidationError(
                     f"{name} must be a whole number from 0 to {limit - 1}; got {value!r}."
@@ -314,8 +328,12 @@ class InterpretableTransformer(nn.Module):
         """W_Q, W_K, W_V ``[d_head, d_model]`` and W_O ``[d_model, d_head]`` of one head."""
         self._check_head(layer, head)
         blk = self.layers[layer]
-        return {"W_Q": blk.W_Q[head], "W_K": blk.W_K[head], "W_V": blk.W_V[head],
-                "W_O": blk.W_O[head]}
+        return {
+            "W_Q": blk.W_Q[head],
+            "W_K": blk.W_K[head],
+            "W_V": blk.W_V[head],
+            "W_O": blk.W_O[head],
+        }
 
     def get_qk_circuit(self, layer: int, head: int) -> torch.Tensor:
         """QK = W_Qᵀ W_K ``[d_model, d_model]``: scores = x · QK · xᵀ / √d_head."""
@@ -358,8 +376,10 @@ class InterpretableTransformer(nn.Module):
             streams.append(stored["output_stream"])
             stored_layers.append(stored)
         logits = self.unembedding(x)
-        analyses = [LayerAnalysis(i, layer, s)
-                    for i, (layer, s) in enumerate(zip(self.layers, stored_layers))]
+        analyses = [
+            LayerAnalysis(i, layer, s)
+            for i, (layer, s) in enumerate(zip(self.layers, stored_layers))
+        ]
         # Only the rows in use: a view of W_pos would keep the whole table alive in the result.
         pos_rows = pos.detach().clone()
         decomposition = PathDecomposition(
@@ -389,8 +409,9 @@ class InterpretableTransformer(nn.Module):
         return self.forward(input_ids, return_analysis=True)
 
 
-def build_model(config: TransformerConfig, seed: int = 0,
-                budget: ResourceBudget = DEFAULT_BUDGET) -> InterpretableTransformer:
+def build_model(
+    config: TransformerConfig, seed: int = 0, budget: ResourceBudget = DEFAULT_BUDGET
+) -> InterpretableTransformer:
     """A freshly initialised model in eval mode; the same ``seed`` gives the same weights.
 
     ``config`` is checked against ``budget`` before anything is allocated.
@@ -403,8 +424,9 @@ def build_model(config: TransformerConfig, seed: int = 0,
 
 
 @torch.no_grad()
-def forward_heads_in_sequence(model: InterpretableTransformer, input_ids: Any,
-                              head_order: Sequence[int] | None = None) -> dict[str, Any]:
+def forward_heads_in_sequence(
+    model: InterpretableTransformer, input_ids: Any, head_order: Sequence[int] | None = None
+) -> dict[str, Any]:
     """The seed's ``TransformerLayer``, on the same weights: inside each layer the heads run one
     after another, and each head's output is added to the stream *before* the next head reads it.
 
@@ -435,8 +457,12 @@ def forward_heads_in_sequence(model: InterpretableTransformer, input_ids: Any,
             outputs.append(out)
             x = x + out
         _check_stream(x, l, cfg)
-    return {"embeddings": x0, "head_outputs": outputs, "final_stream": x,
-            "logits": model.unembedding(x)}
+    return {
+        "embeddings": x0,
+        "head_outputs": outputs,
+        "final_stream": x,
+        "logits": model.unembedding(x),
+    }
 
 
 def result_nbytes(obj: Any) -> int:

@@ -85,8 +85,13 @@ def copying_scores(model) -> dict[str, Any]:
             ov = _ov(model, l, h)
             columns = w_u @ (ov @ w_e_sample.T)  # [vocab_out, n]: column j = source sample[j]
             self_top1[l, h] = np.mean(columns.argmax(dim=0).numpy() == sample)
-    return {"eigen_score": eigen, "positive_share": positive, "self_top1": self_top1,
-            "self_top1_chance": 1.0 / vocab, "sample_ids": sample}
+    return {
+        "eigen_score": eigen,
+        "positive_share": positive,
+        "self_top1": self_top1,
+        "self_top1_chance": 1.0 / vocab,
+        "sample_ids": sample,
+    }
 
 
 @torch.no_grad()

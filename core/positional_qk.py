@@ -54,6 +54,12 @@ def positional_pattern(model, layer: int, head: int, n: int) -> dict[str, Any]:
         uniform = float(np.mean(1.0 / (rows + 1.0)))
     else:
         previous_share = previous_attention = uniform = 0.0
-    return {"scores": np.where(future, np.nan, scores), "pattern": pattern,
-            "previous_share": previous_share, "previous_attention": previous_attention,
-            "uniform_previous": uniform, "layer": layer, "head": head}
+    return {
+        "scores": np.where(future, np.nan, scores),
+        "pattern": pattern,
+        "previous_share": previous_share,
+        "previous_attention": previous_attention,
+        "uniform_previous": uniform,
+        "layer": layer,
+        "head": head,
+    }

@@ -77,10 +77,19 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-
 _TRUE = {"1", "true", "yes", "on"}
 #: What a hub download may fetch: the config, safetensors weights (never pickled .bin files)
 #: and the tokenizer files.
-_HUB_FILES = ["config.json", "generation_config.json", "model.safetensors",
-              "model-*.safetensors", "model.safetensors.index.json", "tokenizer.json",
-              "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
-              "added_tokens.json"]
+_HUB_FILES = [
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "model-*.safetensors",
+    "model.safetensors.index.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.json",
+    "merges.txt",
+    "added_tokens.json",
+]
 _NOT_A_HUB_ID = (
     "That is not a Hugging Face model id. A hub id is a name such as 'gpt2' or 'distilgpt2', or "
     "'owner/name' (letters, digits, '-', '_' and '.'). This box only asks the hub: to use the "
@@ -115,7 +124,8 @@ def _hub_reachable(timeout: float = HUB_PROBE_TIMEOUT_S) -> bool:
     pool = ThreadPoolExecutor(max_workers=1)
     try:
         addresses = pool.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM).result(
-            timeout=timeout)
+            timeout=timeout
+        )
         family, kind, proto, _, address = addresses[0]
         with socket.socket(family, kind, proto) as sock:
             sock.settimeout(timeout)
@@ -159,14 +169,17 @@ def _hub_error(repo_id: str, err: Exception) -> ProductionModelError:
     if kind in {"RepositoryNotFoundError", "GatedRepoError"}:
         return ProductionModelError(
             f"The Hugging Face hub has no public model called '{repo_id}' (or it needs a login). "
-            f"Check the spelling, e.g. 'gpt2' or 'distilgpt2', or choose the bundled model.")
+            f"Check the spelling, e.g. 'gpt2' or 'distilgpt2', or choose the bundled model."
+        )
     if kind in {"EntryNotFoundError", "RemoteEntryNotFoundError"}:
         return ProductionModelError(
             f"'{repo_id}' on the hub has no config.json: it is not a transformers model. Try "
-            f"'gpt2' or 'distilgpt2', or choose the bundled model.")
+            f"'gpt2' or 'distilgpt2', or choose the bundled model."
+        )
     return ProductionModelError(
         f"Could not download '{repo_id}' from the Hugging Face hub ({kind}). Try again in a "
-        f"minute, or choose the bundled model, which works offline.")
+        f"minute, or choose the bundled model, which works offline."
+    )
 
 
 def _hub_dir(repo_id: str, max_parameters: int) -> tuple[Path, str]:
@@ -183,12 +196,14 @@ def _hub_dir(repo_id: str, max_parameters: int) -> tuple[Path, str]:
             raise ProductionModelError(
                 f"{name} is not in the local Hugging Face cache and the hub is switched off "
                 f"(HF_HUB_OFFLINE is set), so it cannot be downloaded. The bundled model works "
-                f"offline: choose the bundled model.")
+                f"offline: choose the bundled model."
+            )
         if not _hub_reachable():
             raise ProductionModelError(
                 f"Could not reach the Hugging Face hub within {HUB_PROBE_TIMEOUT_S:.0f} seconds, "
                 f"and {name} is not in the local cache. You seem to be offline. The bundled "
-                f"model works offline: choose the bundled model.")
+                f"model works offline: choose the bundled model."
+            )
         from huggingface_hub import hf_hub_download
 
         try:
@@ -201,7 +216,8 @@ def _hub_dir(repo_id: str, max_parameters: int) -> tuple[Path, str]:
         if _offline():
             raise ProductionModelError(
                 f"Only part of {name} is in the local Hugging Face cache and the hub is switched "
-                f"off (HF_HUB_OFFLINE is set). Choose the bundled model, which works offline.")
+                f"off (HF_HUB_OFFLINE is set). Choose the bundled model, which works offline."
+            )
         from huggingface_hub import snapshot_download
 
         try:
@@ -212,7 +228,8 @@ def _hub_dir(repo_id: str, max_parameters: int) -> tuple[Path, str]:
             raise ProductionModelError(
                 f"{name} has no safetensors weights on the hub; this app loads only "
                 f"model.safetensors (pickled .bin files can run code). Try 'gpt2' or "
-                f"'distilgpt2', or choose the bundled model.")
+                f"'distilgpt2', or choose the bundled model."
+            )
     return folder, f"{name} (from the Hugging Face hub)"
 
 
@@ -223,7 +240,8 @@ def _has_weights_and_tokenizer(folder: Path) -> bool:
 
 def _has_tokenizer(folder: Path) -> bool:
     return (folder / "tokenizer.json").is_file() or (
-        (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file())
+        (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()
+    )
 
 
 def _local_dir(source: str) -> tuple[Path, str]:
@@ -234,11 +252,13 @@ def _local_dir(source: str) -> tuple[Path, str]:
     if not (path / "config.json").is_file():
         raise ProductionModelError(
             f"{source} is a folder but has no config.json: it is not a model saved in Hugging "
-            f"Face format (save_pretrained).")
+            f"Face format (save_pretrained)."
+        )
     if not _has_tokenizer(path):
         raise ProductionModelError(
             f"{source} has a model but no tokenizer (tokenizer.json, or vocab.json and "
-            f"merges.txt): save the tokenizer next to the model with save_pretrained.")
+            f"merges.txt): save the tokenizer next to the model with save_pretrained."
+        )
     return path.resolve(), f"the model in {source}"
 
 
@@ -246,11 +266,14 @@ def _read_config(config_file: Path, name: str) -> dict[str, Any]:
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise ProductionModelError(f"Could not read the configuration of {name}: it is not "
-                                   f"valid JSON. Choose another model.") from err
+        raise ProductionModelError(
+            f"Could not read the configuration of {name}: it is not "
+            f"valid JSON. Choose another model."
+        ) from err
     if not isinstance(config, dict):
-        raise ProductionModelError(f"The configuration of {name} is not a JSON object. Choose "
-                                   f"another model.")
+        raise ProductionModelError(
+            f"The configuration of {name} is not a JSON object. Choose another model."
+        )
     return config
 
 
@@ -261,8 +284,11 @@ def parameter_count(config: Any) -> int:
     Per block: two LayerNorms (2 × 2d), attention (d × 3d + 3d, d × d + d), MLP
     (d × inner + inner, inner × d + d); plus W_E (vocab × d), W_pos (positions × d), ln_f (2d).
     """
-    get = config.get if isinstance(config, dict) else (lambda k, default=None: getattr(
-        config, k, default))
+    get = (
+        config.get
+        if isinstance(config, dict)
+        else (lambda k, default=None: getattr(config, k, default))
+    )
     d, vocab = int(get("n_embd")), int(get("vocab_size"))
     positions, layers = int(get("n_positions")), int(get("n_layer"))
     inner = int(get("n_inner") or 4 * d)
@@ -281,24 +307,32 @@ def _check_config(config: dict[str, Any], name: str, max_parameters: int | None)
         raise ProductionModelError(
             f"{name[0].upper() + name[1:]} is a '{model_type}' model; this page maps GPT-2-family "
             f"models only (model_type 'gpt2', e.g. 'gpt2' or 'distilgpt2'). Choose one of those or "
-            f"the bundled model.")
+            f"the bundled model."
+        )
     try:
         n = parameter_count(config)
     except (TypeError, ValueError) as err:
-        raise ProductionModelError(f"The configuration of {name} lacks GPT-2's sizes (n_embd, "
-                                   f"n_layer, n_positions, vocab_size). Choose another "
-                                   f"model.") from err
+        raise ProductionModelError(
+            f"The configuration of {name} lacks GPT-2's sizes (n_embd, "
+            f"n_layer, n_positions, vocab_size). Choose another "
+            f"model."
+        ) from err
     if max_parameters is not None and n > max_parameters:
         raise ProductionModelError(
             f"{name[0].upper() + name[1:]} has {n:,} parameters (about "
             f"{n * _BYTES_PER_PARAMETER / 1e9:.1f} GB in float32); this app loads models up to "
             f"{max_parameters:,} parameters so that it fits a small server (GPT-2 small, 124M, "
-            f"about 0.5 GB, is the largest). Choose 'gpt2' or 'distilgpt2', or the bundled model.")
+            f"about 0.5 GB, is the largest). Choose 'gpt2' or 'distilgpt2', or the bundled model."
+        )
 
 
-def load_production_model(source: str = BUNDLED, *, folder: bool = False,
-                          allow_local_folders: bool = False,
-                          max_parameters: int | None = MAX_PARAMETERS):
+def load_production_model(
+    source: str = BUNDLED,
+    *,
+    folder: bool = False,
+    allow_local_folders: bool = False,
+    max_parameters: int | None = MAX_PARAMETERS,
+):
     """``(model, tokenizer)``: a GPT-2-family causal LM in eval mode (float32, eager attention,
     so attention weights are returned) and its tokenizer.
 
@@ -309,24 +343,29 @@ def load_production_model(source: str = BUNDLED, *, folder: bool = False,
     """
     if not isinstance(source, str) or not source.strip():
         raise ProductionModelError(
-            "Choose a model source: the bundled model, or a Hugging Face id such as 'gpt2'.")
+            "Choose a model source: the bundled model, or a Hugging Face id such as 'gpt2'."
+        )
     source = source.strip()
     if len(source) > 500:
-        raise ProductionModelError("That model source is too long (over 500 characters). A hub "
-                                   "id looks like 'gpt2' or 'owner/name'.")
+        raise ProductionModelError(
+            "That model source is too long (over 500 characters). A hub "
+            "id looks like 'gpt2' or 'owner/name'."
+        )
     if folder:
         if not allow_local_folders:
             raise ProductionModelError(
                 "Loading a model from a folder works only when the app runs on your own "
                 "computer (streamlit run app.py, opened at localhost). Here, choose the bundled "
-                "model or a Hugging Face hub id.")
+                "model or a Hugging Face hub id."
+            )
         target, name = _local_dir(source)
         _check_config(_read_config(target / "config.json", name), name, None)
     elif source == BUNDLED:
         if not (BUNDLED_DIR / "config.json").is_file():
             raise ProductionModelError(
                 "The bundled model's files are missing. Reinstall the app from a complete copy "
-                "of the repository.")
+                "of the repository."
+            )
         target, name = BUNDLED_DIR, "the bundled model"
     else:
         if not _valid_hub_id(source):
@@ -342,8 +381,12 @@ def _load_dir(target: Path, name: str):
     try:
         config = AutoConfig.from_pretrained(target, local_files_only=True)
         model = GPT2LMHeadModel.from_pretrained(
-            target, config=config, local_files_only=True, dtype=torch.float32,
-            attn_implementation="eager")
+            target,
+            config=config,
+            local_files_only=True,
+            dtype=torch.float32,
+            attn_implementation="eager",
+        )
         tokenizer = AutoTokenizer.from_pretrained(target, local_files_only=True)
     except Exception as err:  # any failure inside transformers: one actionable message
         raise ProductionModelError(
@@ -377,8 +420,12 @@ def architecture_summary(model) -> dict[str, Any]:
     dimensions. ``n_inner`` None in GPT-2's config means 4 × n_embd."""
     cfg = model.config
     n_inner = _resolved_inner(cfg)
-    dims = {"n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd": cfg.n_embd,
-            "d_head": cfg.n_embd // cfg.n_head}
+    dims = {
+        "n_layer": cfg.n_layer,
+        "n_head": cfg.n_head,
+        "n_embd": cfg.n_embd,
+        "d_head": cfg.n_embd // cfg.n_head,
+    }
     production = {
         **dims,
         "n_inner": n_inner,
@@ -386,11 +433,14 @@ def architecture_summary(model) -> dict[str, Any]:
         "vocab_size": cfg.vocab_size,
         "context_length": cfg.n_positions,
         "normalization": f"LayerNorm before each attention and MLP block and at the end "
-                         f"(eps {cfg.layer_norm_epsilon:g})",
+        f"(eps {cfg.layer_norm_epsilon:g})",
         "position_encoding": "learned (W_pos is trained)",
         "mlp": f"yes: {cfg.n_embd} → {n_inner} → {cfg.n_embd}, {cfg.activation_function}",
-        "tied_embeddings": ("yes: W_U is W_E, the same [vocab, d_model] matrix; logits = x · W_Uᵀ"
-                            if _tied(model) else "no: a separate W_U [vocab, d_model]"),
+        "tied_embeddings": (
+            "yes: W_U is W_E, the same [vocab, d_model] matrix; logits = x · W_Uᵀ"
+            if _tied(model)
+            else "no: a separate W_U [vocab, d_model]"
+        ),
     }
     interpretable = {
         **dims,
@@ -403,18 +453,30 @@ def architecture_summary(model) -> dict[str, Any]:
         "mlp": "none (attention-only)",
         "tied_embeddings": "no: a separate W_U [vocab, d_model]; logits = x · W_Uᵀ",
     }
-    rows = [{"property": k, "production": production[k], "interpretable": interpretable[k]}
-            for k in production]
-    return {"production": production, "interpretable": interpretable, "rows": rows,
-            "n_inner_in_config": cfg.n_inner}
+    rows = [
+        {"property": k, "production": production[k], "interpretable": interpretable[k]}
+        for k in production
+    ]
+    return {
+        "production": production,
+        "interpretable": interpretable,
+        "rows": rows,
+        "n_inner_in_config": cfg.n_inner,
+    }
 
 
 def parameter_breakdown(model) -> dict[str, Any]:
     """Parameters by component for the production model and the interpretable model of the same
     dimensions, and their ratio. Tied weights are counted once (under token embeddings).
     ``shares``: each component's fraction of the production total."""
-    counts = {"token embeddings": 0, "positions": 0, "attention": 0, "MLP": 0, "LayerNorm": 0,
-              "unembedding": 0}
+    counts = {
+        "token embeddings": 0,
+        "positions": 0,
+        "attention": 0,
+        "MLP": 0,
+        "LayerNorm": 0,
+        "unembedding": 0,
+    }
     seen: set[int] = set()
     for name, p in model.named_parameters(remove_duplicate=False):
         if id(p) in seen:  # a tied weight is one Parameter under two names
@@ -438,8 +500,14 @@ def parameter_breakdown(model) -> dict[str, Any]:
         counts[key] += p.numel()
     cfg = model.config
     d, v, L = cfg.n_embd, cfg.vocab_size, cfg.n_layer
-    interpretable = {"token embeddings": v * d, "positions": 0, "attention": L * 4 * d * d,
-                     "MLP": 0, "LayerNorm": 0, "unembedding": v * d}
+    interpretable = {
+        "token embeddings": v * d,
+        "positions": 0,
+        "attention": L * 4 * d * d,
+        "MLP": 0,
+        "LayerNorm": 0,
+        "unembedding": v * d,
+    }
     tied = counts["unembedding"] == 0
     notes = {
         "token embeddings": "W_E [vocab, d_model], the same in both",
@@ -447,16 +515,30 @@ def parameter_breakdown(model) -> dict[str, Any]:
         "attention": "GPT-2 adds biases to W_Q, W_K, W_V and W_O",
         "MLP": "GPT-2 only: two matrices of n_embd × n_inner per layer, plus biases",
         "LayerNorm": "GPT-2 only: a scale and a bias per LayerNorm",
-        "unembedding": ("W_U is W_E in GPT-2 (tied: no extra parameters)" if tied else
-                        "a separate W_U") + "; a separate W_U in the lesson's model",
+        "unembedding": (
+            "W_U is W_E in GPT-2 (tied: no extra parameters)" if tied else "a separate W_U"
+        )
+        + "; a separate W_U in the lesson's model",
     }
     total_p, total_i = sum(counts.values()), sum(interpretable.values())
-    rows = [{"component": k, "production": counts[k], "share": counts[k] / total_p,
-             "interpretable": interpretable.get(k, 0), "note": notes.get(k, "")}
-            for k in counts]
-    return {"rows": rows, "production_total": total_p, "interpretable_total": total_i,
-            "ratio": total_p / total_i if total_i else float("nan"), "tied": tied,
-            "shares": {k: c / total_p for k, c in counts.items()}}
+    rows = [
+        {
+            "component": k,
+            "production": counts[k],
+            "share": counts[k] / total_p,
+            "interpretable": interpretable.get(k, 0),
+            "note": notes.get(k, ""),
+        }
+        for k in counts
+    ]
+    return {
+        "rows": rows,
+        "production_total": total_p,
+        "interpretable_total": total_i,
+        "ratio": total_p / total_i if total_i else float("nan"),
+        "tied": tied,
+        "shares": {k: c / total_p for k, c in counts.items()},
+    }
 
 
 # -- one sentence through the model ------------------------------------------------------------
@@ -478,24 +560,31 @@ def _check_text(text: Any, tokenizer, max_tokens: int) -> list[int]:
     if not isinstance(text, str) or not text.strip():
         raise ValidationError("Type a sentence (at least one word).")
     if len(text) > MAX_TEXT_CHARS:
-        raise ValidationError(f"The text is {len(text):,} characters long; the limit is "
-                              f"{MAX_TEXT_CHARS:,}. Shorten it.")
+        raise ValidationError(
+            f"The text is {len(text):,} characters long; the limit is "
+            f"{MAX_TEXT_CHARS:,}. Shorten it."
+        )
     ids = _encode(tokenizer, text)
     if not ids:
         raise ValidationError("The tokenizer found no tokens in that text. Type a few words.")
     if len(ids) > max_tokens:
-        raise ValidationError(f"The text splits into {len(ids)} tokens; the limit here is "
-                              f"{max_tokens}. Shorten it.")
+        raise ValidationError(
+            f"The text splits into {len(ids)} tokens; the limit here is {max_tokens}. Shorten it."
+        )
     return ids
 
 
 def _check_model(model) -> None:
     if model.training:
-        raise ValidationError("The model is in training mode (dropout on); load it with "
-                              "load_production_model, which puts it in eval mode.")
+        raise ValidationError(
+            "The model is in training mode (dropout on); load it with "
+            "load_production_model, which puts it in eval mode."
+        )
     if getattr(model.config, "_attn_implementation", "eager") != "eager":
-        raise ValidationError("The model does not use eager attention, so its attention weights "
-                              "are not available; load it with load_production_model.")
+        raise ValidationError(
+            "The model does not use eager attention, so its attention weights "
+            "are not available; load it with load_production_model."
+        )
 
 
 def _causal_mask(seq: int, dtype: torch.dtype) -> torch.Tensor:
@@ -509,9 +598,17 @@ def _np(x: torch.Tensor) -> np.ndarray:
     return x.detach().to(torch.float64).cpu().numpy().copy()
 
 
-def direct_logit_attribution(components: np.ndarray, names: tuple[str, ...], gamma: np.ndarray,
-                             beta: np.ndarray, eps: float, w_u_row: np.ndarray, logit: float,
-                             position: int = -1, unembed_bias: float = 0.0) -> dict[str, Any]:
+def direct_logit_attribution(
+    components: np.ndarray,
+    names: tuple[str, ...],
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    eps: float,
+    w_u_row: np.ndarray,
+    logit: float,
+    position: int = -1,
+    unembed_bias: float = 0.0,
+) -> dict[str, Any]:
     """Direct logit attribution of one token's logit, exact once ln_f's scale is frozen.
 
     ``components [n, seq, d_model]`` sum to the final stream x (before ln_f). With σ = ln_f's
@@ -529,16 +626,26 @@ def direct_logit_attribution(components: np.ndarray, names: tuple[str, ...], gam
     sigma = float(np.sqrt(x.var() + eps))
     centred = c - c.mean(axis=-1, keepdims=True)
     # What ln_f makes of each part (scale frozen), then β: the parts of ln_f(x), read along W_U[t].
-    parts = np.concatenate([(centred / sigma) * np.asarray(gamma, dtype=np.float64),
-                            np.asarray(beta, dtype=np.float64)[None]])
+    parts = np.concatenate(
+        [
+            (centred / sigma) * np.asarray(gamma, dtype=np.float64),
+            np.asarray(beta, dtype=np.float64)[None],
+        ]
+    )
     attributed = attribute(parts, list(names) + ["final LayerNorm bias β"], w_u_row)
     names_out, values = attributed["names"], attributed["values"]
     if unembed_bias:
         names_out.append("unembedding bias")
         values.append(float(unembed_bias))
     total = float(np.sum(values))
-    return {"components": names_out, "contributions": values, "sigma": sigma,
-            "logit": float(logit), "total": total, "sum_error": abs(total - float(logit))}
+    return {
+        "components": names_out,
+        "contributions": values,
+        "sigma": sigma,
+        "logit": float(logit),
+        "total": total,
+        "sum_error": abs(total - float(logit)),
+    }
 
 
 def trace_gpt2(model, tokenizer, text: str, max_tokens: int = DEFAULT_MAX_TOKENS) -> Trace:
@@ -587,9 +694,15 @@ def trace_gpt2(model, tokenizer, text: str, max_tokens: int = DEFAULT_MAX_TOKENS
         unembed_bias = getattr(model.lm_head, "bias", None)
         comps = np.stack([_np(c[0]) for c in components])
         dla = direct_logit_attribution(
-            comps, tuple(names), _np(tr.ln_f.weight), _np(tr.ln_f.bias), tr.ln_f.eps,
-            _np(model.lm_head.weight[predicted]), float(logits[-1, predicted]),
-            unembed_bias=float(unembed_bias[predicted]) if unembed_bias is not None else 0.0)
+            comps,
+            tuple(names),
+            _np(tr.ln_f.weight),
+            _np(tr.ln_f.bias),
+            tr.ln_f.eps,
+            _np(model.lm_head.weight[predicted]),
+            float(logits[-1, predicted]),
+            unembed_bias=float(unembed_bias[predicted]) if unembed_bias is not None else 0.0,
+        )
         final_norms = _np(torch.linalg.vector_norm(final_ln[0].double(), dim=-1))
     token_texts = tuple(_decode(tokenizer, [t]) for t in ids)
     top_texts = [[_decode(tokenizer, [int(t)]) for t in row] for row in top_ids]
@@ -611,8 +724,9 @@ def trace_gpt2(model, tokenizer, text: str, max_tokens: int = DEFAULT_MAX_TOKENS
     )
 
 
-def analyze_text(model, tokenizer, text: str,
-                 max_tokens: int = DEFAULT_MAX_TOKENS) -> dict[str, Any]:
+def analyze_text(
+    model, tokenizer, text: str, max_tokens: int = DEFAULT_MAX_TOKENS
+) -> dict[str, Any]:
     """Everything the Production page shows for one sentence, as plain data (no tensors, no
     model), computed from :func:`trace_gpt2` with the analyses of :mod:`core.trace`.
 
@@ -657,32 +771,55 @@ def analyze_text(model, tokenizer, text: str,
 
 #: The component map shown on the page (component, production, interpretable, what it means).
 COMPONENT_MAP = (
-    ("Token embeddings", "wte: W_E [vocab, d_model]", "W_E [vocab, d_model]",
-     "Same role: a vector per token written into the stream at the start."),
-    ("Positions", "wpe: learned W_pos [context, d_model]", "fixed sinusoidal W_pos",
-     "GPT-2 learns its position vectors; the lesson uses fixed sinusoids so position costs no "
-     "parameters (and needs an even d_model)."),
-    ("Attention heads", "c_attn / c_proj (fused W_Q, W_K, W_V; W_O; with biases)",
-     "W_Q, W_K, W_V, W_O per head",
-     "The heads analysed on the Architecture page: read the stream, write back QK-chosen, "
-     "OV-transformed information."),
-    ("MLP", "c_fc → GELU → c_proj, n_inner = 4 × d_model when n_inner is None",
-     "removed (attention-only)",
-     "The largest part of each block (8 · d_model² weights against attention's 4 · d_model²), "
-     "yet not most of the model: 45.5 % of GPT-2 small's 124M parameters (W_E: 31 %); the "
-     "table above has this model's shares. GELU is non-linear: paths through an MLP do not "
-     "expand linearly."),
-    ("LayerNorm", "ln_1, ln_2 before each block, ln_f at the end",
-     "none",
-     "Normalises (centres and rescales) only what a block or the unembedding reads: the stream stays exactly x0 + "
-     "Σ attention outputs + Σ MLP outputs. Dividing by the norm stops paths through later "
-     "components from expanding linearly; with ln_f's scale frozen for the input, direct logit "
-     "attribution is exact (section 5)."),
-    ("Residual connections", "x + attn(ln_1(x)), then x + mlp(ln_2(x))",
-     "the explicit residual stream x_(l+1) = x_l + Σ heads",
-     "Both models are built around the stream, and in both it is a plain sum of every write."),
-    ("Unembedding", "lm_head: W_U [vocab, d_model], tied: the same matrix as W_E",
-     "a separate W_U [vocab, d_model]",
-     "logits = x · W_Uᵀ in both. Tying saves vocab × d_model parameters; the lesson's model "
-     "keeps W_U separate."),
+    (
+        "Token embeddings",
+        "wte: W_E [vocab, d_model]",
+        "W_E [vocab, d_model]",
+        "Same role: a vector per token written into the stream at the start.",
+    ),
+    (
+        "Positions",
+        "wpe: learned W_pos [context, d_model]",
+        "fixed sinusoidal W_pos",
+        "GPT-2 learns its position vectors; the lesson uses fixed sinusoids so position costs no "
+        "parameters (and needs an even d_model).",
+    ),
+    (
+        "Attention heads",
+        "c_attn / c_proj (fused W_Q, W_K, W_V; W_O; with biases)",
+        "W_Q, W_K, W_V, W_O per head",
+        "The heads analysed on the Architecture page: read the stream, write back QK-chosen, "
+        "OV-transformed information.",
+    ),
+    (
+        "MLP",
+        "c_fc → GELU → c_proj, n_inner = 4 × d_model when n_inner is None",
+        "removed (attention-only)",
+        "The largest part of each block (8 · d_model² weights against attention's 4 · d_model²), "
+        "yet not most of the model: 45.5 % of GPT-2 small's 124M parameters (W_E: 31 %); the "
+        "table above has this model's shares. GELU is non-linear: paths through an MLP do not "
+        "expand linearly.",
+    ),
+    (
+        "LayerNorm",
+        "ln_1, ln_2 before each block, ln_f at the end",
+        "none",
+        "Normalises (centres and rescales) only what a block or the unembedding reads: the stream stays exactly x0 + "
+        "Σ attention outputs + Σ MLP outputs. Dividing by the norm stops paths through later "
+        "components from expanding linearly; with ln_f's scale frozen for the input, direct logit "
+        "attribution is exact (section 5).",
+    ),
+    (
+        "Residual connections",
+        "x + attn(ln_1(x)), then x + mlp(ln_2(x))",
+        "the explicit residual stream x_(l+1) = x_l + Σ heads",
+        "Both models are built around the stream, and in both it is a plain sum of every write.",
+    ),
+    (
+        "Unembedding",
+        "lm_head: W_U [vocab, d_model], tied: the same matrix as W_E",
+        "a separate W_U [vocab, d_model]",
+        "logits = x · W_Uᵀ in both. Tying saves vocab × d_model parameters; the lesson's model "
+        "keeps W_U separate.",
+    ),
 )

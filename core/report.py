@@ -97,8 +97,9 @@ def architecture_report(model: InterpretableTransformer, trace: Trace) -> dict[s
 
 
 @torch.no_grad()
-def sequential_comparison(model: InterpretableTransformer, input_ids: Any,
-                          swap: tuple[int, int] = (0, 1)) -> dict[str, Any]:
+def sequential_comparison(
+    model: InterpretableTransformer, input_ids: Any, swap: tuple[int, int] = (0, 1)
+) -> dict[str, Any]:
     """The seed's heads-in-sequence layer against the real (parallel) layer, on the same weights.
 
     - ``identity_error`` (and relative to the stream's size): max |x0 + Σ head outputs − final|

@@ -32,14 +32,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["SandboxLimits", "CallOutput", "SandboxResult", "run_learner_code", "DEFAULT_LIMITS",
-           "CHILD_SCRIPT"]
+__all__ = [
+    "SandboxLimits",
+    "CallOutput",
+    "SandboxResult",
+    "run_learner_code",
+    "DEFAULT_LIMITS",
+    "CHILD_SCRIPT",
+]
 
 CHILD_SCRIPT = Path(__file__).resolve().parent / "sandbox_child.py"
 MAX_EXCERPT = 2_000  # characters of stdout / stderr kept for the learner
@@ -63,9 +70,17 @@ class SandboxLimits:
     hide_paths: tuple[str, ...] = (str(Path(__file__).resolve().parent.parent),)
 
     def __post_init__(self) -> None:
-        for name in ("cpu_seconds", "memory_bytes", "wall_seconds", "max_output_bytes",
-                     "max_processes", "max_file_bytes", "max_open_files", "max_result_elements",
-                     "max_result_file_bytes"):
+        for name in (
+            "cpu_seconds",
+            "memory_bytes",
+            "wall_seconds",
+            "max_output_bytes",
+            "max_processes",
+            "max_file_bytes",
+            "max_open_files",
+            "max_result_elements",
+            "max_result_file_bytes",
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"SandboxLimits.{name} must be positive")
 
@@ -100,6 +115,7 @@ class SandboxResult:
 
 # --- inputs ----------------------------------------------------------------------------------
 
+
 def _encode_args(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
     """Arrays (numpy or torch) → ``{"__array__": key}``; tuples kept; ints, floats, str as is."""
     if hasattr(obj, "detach") and hasattr(obj, "numpy"):  # a torch tensor, without importing torch
@@ -121,10 +137,15 @@ def _write_inputs(workdir: Path, code: str, calls: Sequence[Mapping[str, Any]]) 
     arrays: dict[str, np.ndarray] = {}
     spec = []
     for call in calls:
-        spec.append({"function": str(call["function"]),
-                     "args": _encode_args(list(call.get("args", [])), arrays),
-                     "kwargs": {str(k): _encode_args(v, arrays)
-                                for k, v in dict(call.get("kwargs", {})).items()}})
+        spec.append(
+            {
+                "function": str(call["function"]),
+                "args": _encode_args(list(call.get("args", [])), arrays),
+                "kwargs": {
+                    str(k): _encode_args(v, arrays) for k, v in dict(call.get("kwargs", {})).items()
+                },
+            }
+        )
     (workdir / "submission.py").write_text(code, encoding="utf-8")
     (workdir / "calls.json").write_text(json.dumps(spec), encoding="utf-8")
     with open(workdir / "inputs.npz", "wb") as f:
@@ -133,10 +154,13 @@ def _write_inputs(workdir: Path, code: str, calls: Sequence[Mapping[str, Any]]) 
 
 # --- outputs ---------------------------------------------------------------------------------
 
+
 def _read_regular(path: Path, max_bytes: int) -> bytes | None:
     """The file's bytes if it is a regular file (not a link) no larger than ``max_bytes``."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(
+            path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        )
     except OSError:
         return None
     try:
@@ -154,6 +178,7 @@ def _read_output(workdir: Path, i: int, limits: SandboxLimits) -> CallOutput | N
     if raw is None:
         return None
     import io
+
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as data:
             meta = json.loads(str(data["__meta__"]))
@@ -165,7 +190,9 @@ def _read_output(workdir: Path, i: int, limits: SandboxLimits) -> CallOutput | N
                     continue
                 arr = data[k]
                 if arr.dtype.kind not in "biuf" or arr.size > limits.max_result_elements:
-                    return CallOutput(False, error="the sandbox returned a value it should not have")
+                    return CallOutput(
+                        False, error="the sandbox returned a value it should not have"
+                    )
                 values[k] = arr.astype(np.float64)
         if meta.get("kind") == "dict":
             keys = [str(k) for k in meta.get("keys", [])]
@@ -213,28 +240,31 @@ def _gib(n: int) -> str:
 def _messages(limits: SandboxLimits) -> dict[str, str]:
     return {
         "CPU time limit": f"Your code used more than {limits.cpu_seconds} s of CPU time and was "
-                          f"stopped. Is there a loop that never ends?",
+        f"stopped. Is there a loop that never ends?",
         "wall-clock timeout": f"Your code did not finish within {limits.wall_seconds:g} s and "
-                              f"was stopped. Is it waiting, sleeping or looping?",
+        f"was stopped. Is it waiting, sleeping or looping?",
         "memory limit": f"Your code tried to use more than {_gib(limits.memory_bytes)} of memory "
-                        f"and was stopped. The tensors in this exercise are tiny; look for an "
-                        f"allocation that grows without bound.",
+        f"and was stopped. The tensors in this exercise are tiny; look for an "
+        f"allocation that grows without bound.",
         "output too large": f"Your code printed more than {_gib(limits.max_output_bytes)} and "
-                            f"was stopped. Remove large print statements.",
+        f"was stopped. Remove large print statements.",
         "process limit": f"Your code tried to start more than {limits.max_processes} processes "
-                         f"or threads; the exercise needs none.",
+        f"or threads; the exercise needs none.",
         "file size limit": f"Your code tried to write a file larger than "
-                           f"{_gib(limits.max_file_bytes)}; the exercise needs no files.",
+        f"{_gib(limits.max_file_bytes)}; the exercise needs no files.",
         "crashed": "The process running your code ended before returning results (does it "
-                   "call exit(), or crash the interpreter?).",
+        "call exit(), or crash the interpreter?).",
     }
 
 
 def _classify_errors(outputs: Sequence[CallOutput]) -> str | None:
     for out in outputs:
         err = out.error or ""
-        if err.startswith("MemoryError") or "can't allocate memory" in err or \
-                "Cannot allocate memory" in err:
+        if (
+            err.startswith("MemoryError")
+            or "can't allocate memory" in err
+            or "Cannot allocate memory" in err
+        ):
             return "memory limit"
         if err.startswith("BlockingIOError") or "Resource temporarily unavailable" in err:
             return "process limit"
@@ -251,13 +281,16 @@ def _rmtree(path: Path) -> None:
             func(p)
         except OSError:
             pass
+
     shutil.rmtree(path, onerror=onerror)
 
 
 # --- the run ---------------------------------------------------------------------------------
 
-def run_learner_code(code: str, calls: Sequence[Mapping[str, Any]],
-                     limits: SandboxLimits = DEFAULT_LIMITS) -> SandboxResult:
+
+def run_learner_code(
+    code: str, calls: Sequence[Mapping[str, Any]], limits: SandboxLimits = DEFAULT_LIMITS
+) -> SandboxResult:
     """Run ``code`` in a limited child process and call its functions.
 
     ``calls``: ``[{"function": "attention_layer", "args": [x, W_Q, …], "kwargs": {…}}, …]``;
@@ -272,21 +305,43 @@ def run_learner_code(code: str, calls: Sequence[Mapping[str, Any]],
         _rmtree(workdir)
 
 
-def _run(workdir: Path, code: str, calls: Sequence[Mapping[str, Any]],
-         limits: SandboxLimits) -> SandboxResult:
+def _run(
+    workdir: Path, code: str, calls: Sequence[Mapping[str, Any]], limits: SandboxLimits
+) -> SandboxResult:
     _write_inputs(workdir, code, calls)
-    cfg = {k: getattr(limits, k) for k in ("cpu_seconds", "memory_bytes", "max_file_bytes",
-                                           "max_open_files", "max_processes",
-                                           "max_result_elements")}
+    cfg = {
+        k: getattr(limits, k)
+        for k in (
+            "cpu_seconds",
+            "memory_bytes",
+            "max_file_bytes",
+            "max_open_files",
+            "max_processes",
+            "max_result_elements",
+        )
+    }
     cfg["hide_paths"] = [str(p) for p in limits.hide_paths]
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "HOME": str(workdir), "TMPDIR": str(workdir)}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir),
+    }
     start = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-I", str(CHILD_SCRIPT), str(workdir), json.dumps(cfg)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        cwd=workdir, env=env, start_new_session=True, close_fds=True)
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=workdir,
+        env=env,
+        start_new_session=True,
+        close_fds=True,
+    )
     buffers = {proc.stdout: bytearray(), proc.stderr: bytearray()}
     total = 0
     reason: str | None = None
@@ -309,7 +364,7 @@ def _run(workdir: Path, code: str, calls: Sequence[Mapping[str, Any]],
                 total += len(chunk)
                 buf = buffers[key.fileobj]
                 if len(buf) < MAX_EXCERPT * 4:
-                    buf += chunk[:MAX_EXCERPT * 4 - len(buf)]
+                    buf += chunk[: MAX_EXCERPT * 4 - len(buf)]
                 if total > limits.max_output_bytes:
                     reason = "output too large"
                     break
@@ -367,8 +422,11 @@ def _run(workdir: Path, code: str, calls: Sequence[Mapping[str, Any]],
             reason = "crashed"
     if reason is None:
         reason = _classify_errors(outputs)
-    if reason is None and returncode not in (0, None) or \
-            (reason is None and any(o.ok is False and o.error is None for o in outputs)):
+    if (
+        reason is None
+        and returncode not in (0, None)
+        or (reason is None and any(o.ok is False and o.error is None for o in outputs))
+    ):
         reason = "crashed"
     messages = _messages(limits)
     message = messages.get(reason) if reason else None

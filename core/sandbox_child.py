@@ -47,11 +47,44 @@ FILENAME = "<submission>"
 MAX_MESSAGE = 300
 #: Modules imported before privileges are dropped (as root the interpreter's own library may be
 #: unreadable for ``nobody``, e.g. under a 0700 /root). The interface needs torch and math only.
-PREIMPORT = ("math", "cmath", "random", "itertools", "functools", "collections", "typing",
-             "dataclasses", "numbers", "operator", "string", "re", "time", "copy", "decimal",
-             "fractions", "statistics", "heapq", "bisect", "enum", "abc", "contextlib",
-             "warnings", "json", "sysconfig", "datetime", "uuid", "ipaddress", "zoneinfo", "secrets",
-             "socket", "encodings.idna", "numpy", "torch", "torch.nn", "torch.nn.functional")
+PREIMPORT = (
+    "math",
+    "cmath",
+    "random",
+    "itertools",
+    "functools",
+    "collections",
+    "typing",
+    "dataclasses",
+    "numbers",
+    "operator",
+    "string",
+    "re",
+    "time",
+    "copy",
+    "decimal",
+    "fractions",
+    "statistics",
+    "heapq",
+    "bisect",
+    "enum",
+    "abc",
+    "contextlib",
+    "warnings",
+    "json",
+    "sysconfig",
+    "datetime",
+    "uuid",
+    "ipaddress",
+    "zoneinfo",
+    "secrets",
+    "socket",
+    "encodings.idna",
+    "numpy",
+    "torch",
+    "torch.nn",
+    "torch.nn.functional",
+)
 
 
 def _set_limits(cfg: dict) -> None:
@@ -81,16 +114,26 @@ def _unshare(flags: int) -> bool:
 
 def _isolate() -> dict:
     """Enter new namespaces where the OS allows it. Returns what applied."""
-    info = {"network_isolated": False, "pid_namespace": False, "user_namespace": False,
-            "mount_namespace": False, "paths_hidden": False, "dropped_to_nobody": False,
-            "socket_stubbed": False}
+    info = {
+        "network_isolated": False,
+        "pid_namespace": False,
+        "user_namespace": False,
+        "mount_namespace": False,
+        "paths_hidden": False,
+        "dropped_to_nobody": False,
+        "socket_stubbed": False,
+    }
     if not sys.platform.startswith("linux"):
         return info
     base = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
     if os.geteuid() != 0:
         base |= CLONE_NEWUSER  # an unprivileged process needs its own user namespace first
-    for flags in (base | CLONE_NEWPID | CLONE_NEWNS, base | CLONE_NEWPID, base,
-                  base & ~(CLONE_NEWIPC | CLONE_NEWUTS)):
+    for flags in (
+        base | CLONE_NEWPID | CLONE_NEWNS,
+        base | CLONE_NEWPID,
+        base,
+        base & ~(CLONE_NEWIPC | CLONE_NEWUTS),
+    ):
         if _unshare(flags):
             info["network_isolated"] = True
             info["pid_namespace"] = bool(flags & CLONE_NEWPID)
@@ -146,6 +189,7 @@ def _stub_sockets() -> None:
         setattr(socket, name, NoSocket if name == "socket" else refuse)
     try:
         import _socket
+
         _socket.socket = NoSocket  # type: ignore[misc]
     except ImportError:
         pass
@@ -162,7 +206,7 @@ def _short_error(exc: BaseException) -> str:
     text = str(exc) if not isinstance(exc, SyntaxError) else (exc.msg or "")
     msg = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     if len(msg) > MAX_MESSAGE:
-        msg = msg[:MAX_MESSAGE - 1] + "…"
+        msg = msg[: MAX_MESSAGE - 1] + "…"
     return msg + (f" (line {line})" if line else "")
 
 
@@ -181,16 +225,18 @@ def _to_array(value, np, torch, max_elements: int):
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu()
         if value.numel() > max_elements:
-            raise ValueError(f"returned a tensor of {value.numel():,} entries (the limit is "
-                             f"{max_elements:,})")
+            raise ValueError(
+                f"returned a tensor of {value.numel():,} entries (the limit is {max_elements:,})"
+            )
         if value.is_complex() or value.dtype == torch.bool:
             value = value.to(torch.float64)
         return value.to(torch.float64).numpy()
-    if isinstance(value, np.ndarray) or isinstance(value, (int, float, bool)):
+    if isinstance(value, (np.ndarray, int, float, bool)):
         arr = np.asarray(value)
         if arr.size > max_elements:
-            raise ValueError(f"returned an array of {arr.size:,} entries (the limit is "
-                             f"{max_elements:,})")
+            raise ValueError(
+                f"returned an array of {arr.size:,} entries (the limit is {max_elements:,})"
+            )
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"returned an array of dtype {arr.dtype}, not numbers")
         return arr.astype(np.float64)
@@ -226,6 +272,7 @@ def main() -> None:
     _set_limits(cfg)
 
     import importlib
+
     for name in PREIMPORT:
         try:
             importlib.import_module(name)
@@ -233,6 +280,7 @@ def main() -> None:
             pass
     import numpy as np
     import torch
+
     torch.set_num_threads(1)
     with np.load("inputs.npz", allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
@@ -296,8 +344,13 @@ def main() -> None:
             continue
         fn = namespace.get(call["function"])
         if not callable(fn):
-            _write(workdir, i, {"ok": False, "stage": "missing",
-                                "error": f"{call['function']} is not defined"}, {}, np)
+            _write(
+                workdir,
+                i,
+                {"ok": False, "stage": "missing", "error": f"{call['function']} is not defined"},
+                {},
+                np,
+            )
             continue
         try:
             args = _decode(call.get("args", []), arrays, torch)

@@ -36,7 +36,7 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,8 @@ MAX_NAME_CHARS = 80
 metadata = sa.MetaData()
 
 learners = sa.Table(
-    "learners", metadata,
+    "learners",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("code_hash", sa.String(64), unique=True, nullable=True),
     sa.Column("identity", sa.String(320), unique=True, nullable=True),
@@ -75,19 +76,27 @@ learners = sa.Table(
 )
 
 learner_state = sa.Table(
-    "learner_state", metadata,
-    sa.Column("learner_id", sa.Integer, sa.ForeignKey("learners.id", ondelete="CASCADE"),
-              primary_key=True),
+    "learner_state",
+    metadata,
+    sa.Column(
+        "learner_id", sa.Integer, sa.ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("key", sa.String(200), primary_key=True),
     sa.Column("value", sa.JSON, nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 attempts = sa.Table(
-    "attempts", metadata,
+    "attempts",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("learner_id", sa.Integer, sa.ForeignKey("learners.id", ondelete="CASCADE"),
-              nullable=False, index=True),
+    sa.Column(
+        "learner_id",
+        sa.Integer,
+        sa.ForeignKey("learners.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     sa.Column("bank_id", sa.String(64), nullable=False, index=True),
     sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("answers", sa.JSON, nullable=False),
@@ -101,9 +110,11 @@ attempts = sa.Table(
 )
 
 reviews = sa.Table(
-    "reviews", metadata,
-    sa.Column("attempt_id", sa.Integer, sa.ForeignKey("attempts.id", ondelete="CASCADE"),
-              primary_key=True),
+    "reviews",
+    metadata,
+    sa.Column(
+        "attempt_id", sa.Integer, sa.ForeignKey("attempts.id", ondelete="CASCADE"), primary_key=True
+    ),
     sa.Column("item_id", sa.String(64), primary_key=True),
     sa.Column("score", sa.Float, nullable=False),
     sa.Column("reviewer", sa.String(320), nullable=False),
@@ -113,7 +124,8 @@ reviews = sa.Table(
 
 
 app_keys = sa.Table(
-    "app_keys", metadata,
+    "app_keys",
+    metadata,
     # Secrets the app makes for itself and keeps with the records (e.g. the key that signs the
     # resume-code cookie), so they survive a restart and are the same on every server process.
     sa.Column("name", sa.String(64), primary_key=True),
@@ -152,7 +164,7 @@ class Learner:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def data_dir() -> Path:
@@ -184,7 +196,8 @@ def ensure_sqlite_file(path: str | os.PathLike) -> None:
             f"Your work cannot be saved: the folder for it ({path.parent}) could not be "
             f"created ({err.strerror or err}). You can keep working: everything stays on this "
             f"page while it is open. Whoever runs the app can set LAB_DATA_DIR to a folder "
-            f"it may write.") from err
+            f"it may write."
+        ) from err
 
 
 def describe_location(url: str | sa.URL) -> str:
@@ -207,7 +220,7 @@ def describe_url(url: str | sa.URL) -> str:
 
 def new_resume_code() -> str:
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-    return "-".join(raw[i:i + 4] for i in range(0, CODE_LENGTH, 4))
+    return "-".join(raw[i : i + 4] for i in range(0, CODE_LENGTH, 4))
 
 
 def normalise_code(code: str) -> str:
@@ -217,12 +230,16 @@ def normalise_code(code: str) -> str:
     raw = "".join(ch for ch in code.upper() if not ch.isspace() and ch != "-")
     bad = sorted({ch for ch in raw if ch not in CODE_ALPHABET})
     if len(raw) != CODE_LENGTH or bad:
-        why = (f"it has {len(raw)} letters and digits" if len(raw) != CODE_LENGTH
-               else "it contains " + ", ".join(repr(ch) for ch in bad[:5]))
+        why = (
+            f"it has {len(raw)} letters and digits"
+            if len(raw) != CODE_LENGTH
+            else "it contains " + ", ".join(repr(ch) for ch in bad[:5])
+        )
         raise InvalidResumeCode(
             f"That is not a resume code ({why}). A resume code has {CODE_LENGTH} letters and "
-            f"digits in three groups, such as ABCD-EFGH-JKMN (no 0, O, 1, I or L).")
-    return "-".join(raw[i:i + 4] for i in range(0, CODE_LENGTH, 4))
+            f"digits in three groups, such as ABCD-EFGH-JKMN (no 0, O, 1, I or L)."
+        )
+    return "-".join(raw[i : i + 4] for i in range(0, CODE_LENGTH, 4))
 
 
 def _code_hash(code: str) -> str:
@@ -241,7 +258,8 @@ def _unavailable(err: Exception) -> StoreUnavailable:
         why = "the database cannot be reached"
     return StoreUnavailable(
         f"Your work could not be saved: {why}. You can keep working: everything stays on this "
-        f"page while it is open, and it is saved as soon as the database is back.")
+        f"page while it is open, and it is saved as soon as the database is back."
+    )
 
 
 def dumps(value: Any) -> str:
@@ -261,8 +279,10 @@ def stored_size(value: Any) -> int:
 def _check_json(value: Any, limit: int = MAX_STATE_BYTES) -> None:
     size = stored_size(value)
     if size > limit:
-        raise ValueError(f"A stored value is limited to {limit // 1024:,} kB; this one is "
-                         f"{math.ceil(size / 1024):,} kB.")
+        raise ValueError(
+            f"A stored value is limited to {limit // 1024:,} kB; this one is "
+            f"{math.ceil(size / 1024):,} kB."
+        )
 
 
 class LearnerStore:
@@ -333,30 +353,39 @@ class LearnerStore:
             conn.execute(sa.text("SELECT 1"))
 
     # -- learners ---------------------------------------------------------------------------
-    def new_learner(self, display_name: str | None = None,
-                    code: str | None = None) -> tuple[int, str]:
+    def new_learner(
+        self, display_name: str | None = None, code: str | None = None
+    ) -> tuple[int, str]:
         """A new learner with a fresh resume code (or ``code``, made earlier by
         :func:`new_resume_code`): (id, code). Only the code's hash is stored."""
         code = normalise_code(code) if code else new_resume_code()
         t = now()
         with self._tx() as conn:
-            learner_id = conn.execute(learners.insert().values(
-                code_hash=_code_hash(code), display_name=clean_name(display_name),
-                created_at=t, last_seen_at=t)).inserted_primary_key[0]
+            learner_id = conn.execute(
+                learners.insert().values(
+                    code_hash=_code_hash(code),
+                    display_name=clean_name(display_name),
+                    created_at=t,
+                    last_seen_at=t,
+                )
+            ).inserted_primary_key[0]
         return int(learner_id), code
 
     def learner_for_code(self, code: str) -> int:
         """The learner whose resume code this is; raises :class:`InvalidResumeCode`."""
         code_hash = _code_hash(code)  # raises for a malformed code
         with self._tx() as conn:
-            row = conn.execute(sa.select(learners.c.id).where(
-                learners.c.code_hash == code_hash)).first()
+            row = conn.execute(
+                sa.select(learners.c.id).where(learners.c.code_hash == code_hash)
+            ).first()
             if row is None:
                 raise InvalidResumeCode(
                     "No learner has that resume code. Check it against the one shown in your "
-                    "sidebar (letters and digits, such as ABCD-EFGH-JKMN), or start afresh.")
-            conn.execute(learners.update().where(learners.c.id == row.id)
-                         .values(last_seen_at=now()))
+                    "sidebar (letters and digits, such as ABCD-EFGH-JKMN), or start afresh."
+                )
+            conn.execute(
+                learners.update().where(learners.c.id == row.id).values(last_seen_at=now())
+            )
         return int(row.id)
 
     def find_code(self, code: str) -> int | None:
@@ -373,22 +402,28 @@ class LearnerStore:
         code_hash = _code_hash(code)
         t = now()
         with self._tx() as conn:
-            conn.execute(_insert(conn)(learners).values(
-                code_hash=code_hash, created_at=t, last_seen_at=t)
-                .on_conflict_do_nothing(index_elements=["code_hash"]))
-            row = conn.execute(sa.select(learners.c.id).where(
-                learners.c.code_hash == code_hash)).one()
+            conn.execute(
+                _insert(conn)(learners)
+                .values(code_hash=code_hash, created_at=t, last_seen_at=t)
+                .on_conflict_do_nothing(index_elements=["code_hash"])
+            )
+            row = conn.execute(
+                sa.select(learners.c.id).where(learners.c.code_hash == code_hash)
+            ).one()
         return int(row.id)
 
     def app_key(self, name: str) -> bytes:
         """A random 32-byte secret kept in the database under ``name``, made on first use
         (the same for every process and after restarts)."""
         with self._tx() as conn:
-            conn.execute(_insert(conn)(app_keys).values(
-                name=name, value=secrets.token_hex(32), created_at=now())
-                .on_conflict_do_nothing(index_elements=["name"]))
-            value = conn.execute(sa.select(app_keys.c.value).where(
-                app_keys.c.name == name)).scalar_one()
+            conn.execute(
+                _insert(conn)(app_keys)
+                .values(name=name, value=secrets.token_hex(32), created_at=now())
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            value = conn.execute(
+                sa.select(app_keys.c.value).where(app_keys.c.name == name)
+            ).scalar_one()
         return bytes.fromhex(value)
 
     def learner_for_identity(self, identity: str, display_name: str | None = None) -> int:
@@ -397,18 +432,28 @@ class LearnerStore:
         if not identity:
             raise ValueError("A signed-in identity cannot be empty.")
         with self._tx() as conn:
-            _upsert(conn, learners, {"identity": identity},
-                    {"display_name": clean_name(display_name), "created_at": now(),
-                     "last_seen_at": now()}, update=("last_seen_at",))
-            row = conn.execute(sa.select(learners.c.id).where(
-                learners.c.identity == identity)).one()
+            _upsert(
+                conn,
+                learners,
+                {"identity": identity},
+                {
+                    "display_name": clean_name(display_name),
+                    "created_at": now(),
+                    "last_seen_at": now(),
+                },
+                update=("last_seen_at",),
+            )
+            row = conn.execute(
+                sa.select(learners.c.id).where(learners.c.identity == identity)
+            ).one()
         return int(row.id)
 
     def set_display_name(self, learner_id: int, name: str | None) -> str | None:
         cleaned = clean_name(name)
         with self._tx() as conn:
-            conn.execute(learners.update().where(learners.c.id == learner_id)
-                         .values(display_name=cleaned))
+            conn.execute(
+                learners.update().where(learners.c.id == learner_id).values(display_name=cleaned)
+            )
         return cleaned
 
     def learner(self, learner_id: int) -> Learner | None:
@@ -425,12 +470,19 @@ class LearnerStore:
     def load_state(self, learner_id: int) -> dict[str, Any]:
         """Every stored key with its value (deleted keys left out)."""
         with self._tx() as conn:
-            rows = conn.execute(sa.select(learner_state.c.key, learner_state.c.value).where(
-                learner_state.c.learner_id == learner_id)).all()
+            rows = conn.execute(
+                sa.select(learner_state.c.key, learner_state.c.value).where(
+                    learner_state.c.learner_id == learner_id
+                )
+            ).all()
         return {r.key: r.value for r in rows if r.value is not None}
 
-    def save_state(self, learner_id: int, values: Mapping[str, Any],
-                   changed_at: Mapping[str, datetime] | None = None) -> dict[str, bool]:
+    def save_state(
+        self,
+        learner_id: int,
+        values: Mapping[str, Any],
+        changed_at: Mapping[str, datetime] | None = None,
+    ) -> dict[str, bool]:
         """Write each key (one transaction); ``None`` deletes it. Returns key → written.
 
         ``changed_at[key]`` is when the value was made (default: now). A key whose stored value
@@ -446,14 +498,24 @@ class LearnerStore:
             for key, value in values.items():
                 t = (changed_at or {}).get(key) or t_now
                 written[key] = _upsert(
-                    conn, learner_state, {"learner_id": learner_id, "key": key},
-                    {"value": value, "updated_at": t}, update=("value", "updated_at"),
-                    only_if_not_newer=True)
+                    conn,
+                    learner_state,
+                    {"learner_id": learner_id, "key": key},
+                    {"value": value, "updated_at": t},
+                    update=("value", "updated_at"),
+                    only_if_not_newer=True,
+                )
         return written
 
     # -- attempts ----------------------------------------------------------------------------
-    def record_attempt(self, learner_id: int, bank_id: str, answers: Mapping[str, Any],
-                       result: Mapping[str, Any], submission_key: str | None = None) -> int:
+    def record_attempt(
+        self,
+        learner_id: int,
+        bank_id: str,
+        answers: Mapping[str, Any],
+        result: Mapping[str, Any],
+        submission_key: str | None = None,
+    ) -> int:
         """Insert one graded submission (never updates an earlier one); returns its id.
 
         ``submission_key`` (one per press of Submit) makes the write idempotent: a submission
@@ -462,19 +524,33 @@ class LearnerStore:
         score = float(result["score"])
         if not math.isfinite(score):
             raise ValueError("A stored score must be a finite number.")
-        if submission_key is not None and (not isinstance(submission_key, str)
-                                           or not 0 < len(submission_key) <= 64):
+        if submission_key is not None and (
+            not isinstance(submission_key, str) or not 0 < len(submission_key) <= 64
+        ):
             raise ValueError("A submission key is text of 1 to 64 characters.")
-        row = {"learner_id": learner_id, "bank_id": bank_id, "submitted_at": now(),
-               "answers": dict(answers), "result": dict(result), "score": score,
-               "passed": bool(result["passed"]), "submission_key": submission_key}
+        row = {
+            "learner_id": learner_id,
+            "bank_id": bank_id,
+            "submitted_at": now(),
+            "answers": dict(answers),
+            "result": dict(result),
+            "score": score,
+            "passed": bool(result["passed"]),
+            "submission_key": submission_key,
+        }
         with self._tx() as conn:
             if submission_key is None:
                 return int(conn.execute(attempts.insert().values(row)).inserted_primary_key[0])
-            conn.execute(_insert(conn)(attempts).values(row)
-                         .on_conflict_do_nothing(index_elements=["submission_key"]))
-            found = conn.execute(sa.select(attempts.c.id, attempts.c.learner_id).where(
-                attempts.c.submission_key == submission_key)).one()
+            conn.execute(
+                _insert(conn)(attempts)
+                .values(row)
+                .on_conflict_do_nothing(index_elements=["submission_key"])
+            )
+            found = conn.execute(
+                sa.select(attempts.c.id, attempts.c.learner_id).where(
+                    attempts.c.submission_key == submission_key
+                )
+            ).one()
         if found.learner_id != learner_id:
             raise ValueError("That submission key belongs to another learner's attempt.")
         return int(found.id)
@@ -482,8 +558,9 @@ class LearnerStore:
     def attempt_for_key(self, submission_key: str) -> int | None:
         """The id of the attempt stored under ``submission_key``, if any."""
         with self._tx() as conn:
-            row = conn.execute(sa.select(attempts.c.id).where(
-                attempts.c.submission_key == submission_key)).first()
+            row = conn.execute(
+                sa.select(attempts.c.id).where(attempts.c.submission_key == submission_key)
+            ).first()
         return None if row is None else int(row.id)
 
     def attempts(self, learner_id: int | None = None, bank_id: str | None = None) -> list[Attempt]:
@@ -495,48 +572,87 @@ class LearnerStore:
             q = q.where(attempts.c.bank_id == bank_id)
         with self._tx() as conn:
             rows = conn.execute(q).all()
-        return [Attempt(id=r.id, learner_id=r.learner_id, bank_id=r.bank_id,
-                        submitted_at=r.submitted_at, answers=r.answers, result=r.result,
-                        score=r.score, passed=r.passed) for r in rows]
+        return [
+            Attempt(
+                id=r.id,
+                learner_id=r.learner_id,
+                bank_id=r.bank_id,
+                submitted_at=r.submitted_at,
+                answers=r.answers,
+                result=r.result,
+                score=r.score,
+                passed=r.passed,
+            )
+            for r in rows
+        ]
 
     def attempt(self, attempt_id: int) -> Attempt | None:
         with self._tx() as conn:
             r = conn.execute(sa.select(attempts).where(attempts.c.id == attempt_id)).first()
         if r is None:
             return None
-        return Attempt(id=r.id, learner_id=r.learner_id, bank_id=r.bank_id,
-                       submitted_at=r.submitted_at, answers=r.answers, result=r.result,
-                       score=r.score, passed=r.passed)
+        return Attempt(
+            id=r.id,
+            learner_id=r.learner_id,
+            bank_id=r.bank_id,
+            submitted_at=r.submitted_at,
+            answers=r.answers,
+            result=r.result,
+            score=r.score,
+            passed=r.passed,
+        )
 
     def progress(self, learner_id: int) -> dict[str, dict[str, Any]]:
         """bank id → {"score": best, "passed": any attempt passed, "attempts": count}, computed
         from the attempts (so concurrent submissions all count)."""
-        q = (sa.select(attempts.c.bank_id, sa.func.max(attempts.c.score).label("best"),
-                       sa.func.count().label("n"),
-                       sa.func.max(sa.case((attempts.c.passed, 1), else_=0)).label("passed"))
-             .where(attempts.c.learner_id == learner_id).group_by(attempts.c.bank_id))
+        q = (
+            sa.select(
+                attempts.c.bank_id,
+                sa.func.max(attempts.c.score).label("best"),
+                sa.func.count().label("n"),
+                sa.func.max(sa.case((attempts.c.passed, 1), else_=0)).label("passed"),
+            )
+            .where(attempts.c.learner_id == learner_id)
+            .group_by(attempts.c.bank_id)
+        )
         with self._tx() as conn:
             rows = conn.execute(q).all()
-        return {r.bank_id: {"score": float(r.best), "passed": bool(r.passed),
-                            "attempts": int(r.n)} for r in rows}
+        return {
+            r.bank_id: {"score": float(r.best), "passed": bool(r.passed), "attempts": int(r.n)}
+            for r in rows
+        }
 
     # -- reviews -------------------------------------------------------------------------------
-    def save_review(self, attempt_id: int, item_id: str, score: float, reviewer: str,
-                    note: str = "") -> None:
+    def save_review(
+        self, attempt_id: int, item_id: str, score: float, reviewer: str, note: str = ""
+    ) -> None:
         if not isinstance(score, (int, float)) or not 0 <= score <= 1 or math.isnan(score):
             raise ValueError(f"A reviewed score is a fraction from 0 to 1; got {score!r}.")
         with self._tx() as conn:
-            _upsert(conn, reviews, {"attempt_id": attempt_id, "item_id": item_id},
-                    {"score": float(score), "reviewer": reviewer[:320], "note": note or "",
-                     "reviewed_at": now()}, update=("score", "reviewer", "note", "reviewed_at"))
+            _upsert(
+                conn,
+                reviews,
+                {"attempt_id": attempt_id, "item_id": item_id},
+                {
+                    "score": float(score),
+                    "reviewer": reviewer[:320],
+                    "note": note or "",
+                    "reviewed_at": now(),
+                },
+                update=("score", "reviewer", "note", "reviewed_at"),
+            )
 
     def delete_review(self, attempt_id: int, item_id: str) -> None:
         with self._tx() as conn:
-            conn.execute(reviews.delete().where((reviews.c.attempt_id == attempt_id)
-                                                & (reviews.c.item_id == item_id)))
+            conn.execute(
+                reviews.delete().where(
+                    (reviews.c.attempt_id == attempt_id) & (reviews.c.item_id == item_id)
+                )
+            )
 
-    def reviews(self, attempt_ids: list[int] | None = None
-                ) -> dict[int, dict[str, tuple[float, str]]]:
+    def reviews(
+        self, attempt_ids: list[int] | None = None
+    ) -> dict[int, dict[str, tuple[float, str]]]:
         """attempt id → item id → (reviewed score, note)."""
         q = sa.select(reviews)
         if attempt_ids is not None:
@@ -563,8 +679,9 @@ def make_engine(url: str | sa.URL, **kwargs: Any) -> Engine:
         kwargs.setdefault("connect_args", {"timeout": 15})
         engine = sa.create_engine(url, **kwargs)
         if database and database != ":memory:" and not database.startswith("file:"):
-            sa.event.listen(engine, "connect",
-                            lambda dbapi_conn, record, path=database: _repair_sidecars(path))
+            sa.event.listen(
+                engine, "connect", lambda dbapi_conn, record, path=database: _repair_sidecars(path)
+            )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -590,7 +707,8 @@ def shared_store(url: str) -> LearnerStore:
                 raise StoreUnavailable(
                     f"Your work cannot be saved: the database setting could not be used "
                     f"({type(err).__name__}). You can keep working: everything stays on this "
-                    f"page while it is open. An instructor can check the setting.") from err
+                    f"page while it is open. An instructor can check the setting."
+                ) from err
             try:
                 store.migrate()
             except BaseException:
@@ -639,20 +757,26 @@ def _insert(conn: Connection):
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover
-        raise StoreUnavailable(f"The learner database must be SQLite or PostgreSQL, not "
-                               f"{dialect}.")
+        raise StoreUnavailable(f"The learner database must be SQLite or PostgreSQL, not {dialect}.")
     return insert
 
 
-def _upsert(conn: Connection, table: sa.Table, key: dict[str, Any], values: dict[str, Any],
-            update: tuple[str, ...], only_if_not_newer: bool = False) -> bool:
+def _upsert(
+    conn: Connection,
+    table: sa.Table,
+    key: dict[str, Any],
+    values: dict[str, Any],
+    update: tuple[str, ...],
+    only_if_not_newer: bool = False,
+) -> bool:
     """INSERT … ON CONFLICT (key) DO UPDATE SET ``update``; with ``only_if_not_newer`` the
     update happens only where the stored ``updated_at`` is not later than the new one.
     Returns whether a row was written."""
     stmt = _insert(conn)(table).values({**key, **values})
     where = (table.c.updated_at <= stmt.excluded.updated_at) if only_if_not_newer else None
-    stmt = stmt.on_conflict_do_update(index_elements=list(key),
-                                      set_={k: stmt.excluded[k] for k in update}, where=where)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(key), set_={k: stmt.excluded[k] for k in update}, where=where
+    )
     # RETURNING, not rowcount: a skipped update returns no row on both databases.
     return conn.execute(stmt.returning(*[table.c[k] for k in key])).first() is not None
 
@@ -690,8 +814,11 @@ def clean_name(name: Any) -> str | None:
     return cleaned or None
 
 
-
-
 def _learner(row) -> Learner:
-    return Learner(id=int(row.id), display_name=row.display_name, identity=row.identity,
-                   created_at=row.created_at, last_seen_at=row.last_seen_at)
+    return Learner(
+        id=int(row.id),
+        display_name=row.display_name,
+        identity=row.identity,
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+    )

@@ -56,7 +56,7 @@ class Throttle:
             extra = len(self._failures) - self.rule.free
             if extra < 0 or not self._failures:
                 return 0.0
-            wait = min(self.rule.base_wait_s * 2 ** extra, self.rule.max_wait_s)
+            wait = min(self.rule.base_wait_s * 2**extra, self.rule.max_wait_s)
             return max(0.0, self._failures[-1] + wait - now)
 
     def failed(self, now: float | None = None) -> None:
@@ -91,16 +91,19 @@ RESUME_PER_SESSION = ThrottleRule(free=5, window_s=60, base_wait_s=2, max_wait_s
 #: The whole server: 30 failed codes a minute from all sessions together, then growing waits
 #: for everyone; 200 in ten minutes close resuming for ten minutes. (Codes are 31^12 ≈ 7.9e17,
 #: so even the free rate finds nothing; the limit keeps the database from being hammered.)
-RESUME_SERVER = ThrottleRule(free=30, window_s=60, base_wait_s=2, max_wait_s=120,
-                             lockout_after=200, lockout_s=600)
+RESUME_SERVER = ThrottleRule(
+    free=30, window_s=60, base_wait_s=2, max_wait_s=120, lockout_after=200, lockout_s=600
+)
 #: The instructor password: 5 failures per session in 10 minutes, then 5 s, 10 s … up to 15
 #: minutes; 10 failures close the box for this session for 15 minutes.
-PASSWORD_PER_SESSION = ThrottleRule(free=5, window_s=600, base_wait_s=5, max_wait_s=900,
-                                    lockout_after=10, lockout_s=900)
+PASSWORD_PER_SESSION = ThrottleRule(
+    free=5, window_s=600, base_wait_s=5, max_wait_s=900, lockout_after=10, lockout_s=900
+)
 #: The whole server: 20 failures in 10 minutes from all sessions close the password box for 15
 #: minutes (an instructor who signs in with an account is not affected).
-PASSWORD_SERVER = ThrottleRule(free=10, window_s=600, base_wait_s=5, max_wait_s=300,
-                               lockout_after=20, lockout_s=900)
+PASSWORD_SERVER = ThrottleRule(
+    free=10, window_s=600, base_wait_s=5, max_wait_s=300, lockout_after=20, lockout_s=900
+)
 
 #: The server-wide throttles (one per process, shared by every session).
 SERVER_RESUME = Throttle(RESUME_SERVER)

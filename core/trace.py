@@ -97,8 +97,16 @@ class Trace:
 
     def nbytes(self) -> int:
         """Bytes of array data held (for memory accounting)."""
-        arrays = [self.token_ids, self.token_part, self.position_part, self.streams,
-                  self.attention, self.components, self.top_ids, self.top_probs]
+        arrays = [
+            self.token_ids,
+            self.token_part,
+            self.position_part,
+            self.streams,
+            self.attention,
+            self.components,
+            self.top_ids,
+            self.top_probs,
+        ]
         return sum(a.nbytes for a in arrays)
 
 
@@ -208,9 +216,15 @@ def information_coefficients(trace: Trace) -> dict[str, list[float]]:
         size = np.sqrt(total)
         cos_t.append(float(design[:, 0] @ target / (norms[0] * size)) if norms[0] * size else 0.0)
         cos_p.append(float(design[:, 1] @ target / (norms[1] * size)) if norms[1] * size else 0.0)
-    return {"token_coefficient": tok, "position_coefficient": pos, "r_squared": r2,
-            "token_cosine": cos_t, "position_cosine": cos_p,
-            "token_norm": float(norms[0]), "position_norm": float(norms[1])}
+    return {
+        "token_coefficient": tok,
+        "position_coefficient": pos,
+        "r_squared": r2,
+        "token_cosine": cos_t,
+        "position_cosine": cos_p,
+        "token_norm": float(norms[0]),
+        "position_norm": float(norms[1]),
+    }
 
 
 def stream_statistics(trace: Trace) -> dict[str, Any]:
@@ -228,12 +242,14 @@ def stream_statistics(trace: Trace) -> dict[str, Any]:
     for l, (x_in, x_out) in enumerate(zip(streams[:-1], streams[1:])):
         ev = _ANALYZER.analyze_evolution(x_in, x_out)
         notes.update(ev["undefined"])
-        layers.append({
-            "layer": l,
-            "preservation_ratio": float(ev["preservation_ratio"].mean()),
-            "addition_magnitude": float(ev["addition_magnitude"].mean()),
-            "total_change": ev["total_change"],
-        })
+        layers.append(
+            {
+                "layer": l,
+                "preservation_ratio": float(ev["preservation_ratio"].mean()),
+                "addition_magnitude": float(ev["addition_magnitude"].mean()),
+                "total_change": ev["total_change"],
+            }
+        )
     persistence = _ANALYZER.track_information_persistence(streams)
     notes.update(persistence.pop("undefined"))
     subspace = []
@@ -266,8 +282,10 @@ def stream_profile(trace: Trace) -> dict[str, Any]:
     x0 = flat[0]
     denom = np.linalg.norm(flat, axis=1) * np.linalg.norm(x0)
     sims = np.divide(flat @ x0, denom, out=np.zeros(len(flat)), where=denom > 0)
-    ranks = [int(_ANALYZER.analyze_subspace_usage(torch.from_numpy(x[None]))["effective_rank"])
-             for x in trace.streams]
+    ranks = [
+        int(_ANALYZER.analyze_subspace_usage(torch.from_numpy(x[None]))["effective_rank"])
+        for x in trace.streams
+    ]
     return {
         "mean_norm": norms.tolist(),
         "similarity_to_x0": sims.tolist(),
@@ -287,4 +305,3 @@ def top_predictions(trace: Trace, position: int = -1) -> list[dict[str, Any]]:
             row["token"] = texts[position][rank]
         out.append(row)
     return out
-

@@ -7,7 +7,8 @@ Validation happens once, at the boundary (the model's ``forward``, a text box), 
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -185,5 +186,3 @@ def parse_token_text(text: Any, vocab_size: int, max_tokens: int) -> list[int]:
             )
         ids.append(value)
     return ids
-
-

@@ -24,17 +24,21 @@ def _parameter_summary(table: pd.DataFrame) -> str:
     """What the parameter table shows, in words, from its own numbers."""
     total = table["parameters"].sum()
     attention = table.loc[table["component"].str.startswith("Attention"), "parameters"].sum()
-    ends = table.loc[table["component"].str.contains("embedding W_E|Unembedding"),
-                     "parameters"].sum()
-    return (f"In this model attention holds {attention / total:.0%} of the parameters and the "
-            f"embedding and unembedding together {ends / total:.0%}. Attention grows as "
-            f"4·d_model² per layer, the two vocabulary matrices as 2·vocab·d_model, so which "
-            f"one dominates depends on the width, the depth and the vocabulary.")
+    ends = table.loc[
+        table["component"].str.contains("embedding W_E|Unembedding"), "parameters"
+    ].sum()
+    return (
+        f"In this model attention holds {attention / total:.0%} of the parameters and the "
+        f"embedding and unembedding together {ends / total:.0%}. Attention grows as "
+        f"4·d_model² per layer, the two vocabulary matrices as 2·vocab·d_model, so which "
+        f"one dominates depends on the width, the depth and the vocabulary."
+    )
 
 
 @st.fragment
-def heads_section(key, token_ids: tuple[int, ...], report: dict, ids: list[int],
-                  texts: list[str] | None) -> None:
+def heads_section(
+    key, token_ids: tuple[int, ...], report: dict, ids: list[int], texts: list[str] | None
+) -> None:
     """Sections 5 and 6: the layer and head pickers and everything drawn for the chosen head.
     A fragment: changing the layer or head reruns only this part of the page."""
     # -- 5. attention ----------------------------------------------------------------------------
@@ -46,8 +50,7 @@ def heads_section(key, token_ids: tuple[int, ...], report: dict, ids: list[int],
         "(1/(i+1) in row i) are marked, so 'nothing learned' looks like nothing. Pick a layer "
         "and head; switching only re-draws, it does not rerun the model."
     )
-    layer, head = attention_explorer(report["attention"], ids, key_prefix="arch",
-                                     token_texts=texts)
+    layer, head = attention_explorer(report["attention"], ids, key_prefix="arch", token_texts=texts)
 
     st.subheader("How focused is each head?")
     st.markdown(
@@ -73,12 +76,24 @@ def heads_section(key, token_ids: tuple[int, ...], report: dict, ids: list[int],
     circuit = get_circuit(key, layer, head, token_ids)
     q1, q2 = st.columns(2)
     with q1:
-        chart, table = cached(charts.singular_value_chart, circuit["qk_singular_values"],
-                                                   circuit["rank_cap"], "QK", layer, head)
+        chart, table = cached(
+            charts.singular_value_chart,
+            circuit["qk_singular_values"],
+            circuit["rank_cap"],
+            "QK",
+            layer,
+            head,
+        )
         chart_with_table(chart, table, table_label="QK singular values")
     with q2:
-        chart, table = cached(charts.singular_value_chart, circuit["ov_singular_values"],
-                                                   circuit["rank_cap"], "OV", layer, head)
+        chart, table = cached(
+            charts.singular_value_chart,
+            circuit["ov_singular_values"],
+            circuit["rank_cap"],
+            "OV",
+            layer,
+            head,
+        )
         chart_with_table(chart, table, table_label="OV singular values")
 
     st.subheader("What drives this head's scores")
@@ -105,21 +120,37 @@ def heads_section(key, token_ids: tuple[int, ...], report: dict, ids: list[int],
     )
     q1, q2 = st.columns(2)
     with q1:
-        chart, table = cached(charts.token_matrix_heatmap, 
-            circuit["qk_tokens"], tok, title=f"QK token·token term (L{layer} H{head})",
-            description=(f"Heatmap of W_E[query] · QK · W_E[key]ᵀ / √d_head for the {len(tok)} "
-                         "distinct input tokens; red is a higher score, blue lower, values "
-                         "printed in the cells."),
-            row_title="Query token", col_title="Key token", value="score")
+        chart, table = cached(
+            charts.token_matrix_heatmap,
+            circuit["qk_tokens"],
+            tok,
+            title=f"QK token·token term (L{layer} H{head})",
+            description=(
+                f"Heatmap of W_E[query] · QK · W_E[key]ᵀ / √d_head for the {len(tok)} "
+                "distinct input tokens; red is a higher score, blue lower, values "
+                "printed in the cells."
+            ),
+            row_title="Query token",
+            col_title="Key token",
+            value="score",
+        )
         chart_with_table(chart, table, table_label="QK token slice", hide_index=False)
     with q2:
-        chart, table = cached(charts.token_matrix_heatmap, 
-            circuit["ov_tokens"], tok, title=f"OV from embedding to logits (L{layer} H{head})",
-            description=(f"Heatmap of W_U[output] · OV · W_E[attended]ᵀ for the {len(tok)} "
-                         "distinct input tokens: the direct effect on each output token's logit "
-                         "of attending to each token; red raises, blue lowers, values printed in "
-                         "the cells."),
-            row_title="Output token", col_title="Attended token", value="logit_effect")
+        chart, table = cached(
+            charts.token_matrix_heatmap,
+            circuit["ov_tokens"],
+            tok,
+            title=f"OV from embedding to logits (L{layer} H{head})",
+            description=(
+                f"Heatmap of W_U[output] · OV · W_E[attended]ᵀ for the {len(tok)} "
+                "distinct input tokens: the direct effect on each output token's logit "
+                "of attending to each token; red raises, blue lowers, values printed in "
+                "the cells."
+            ),
+            row_title="Output token",
+            col_title="Attended token",
+            value="logit_effect",
+        )
         chart_with_table(chart, table, table_label="OV token slice", hide_index=False)
 
 
@@ -173,8 +204,10 @@ def render() -> None:
     params = pd.DataFrame(get_parameter_table(key))
     params["share"] = (params["parameters"] / params["parameters"].sum()).map("{:.1%}".format)
     st.dataframe(params, hide_index=True)
-    st.caption(_parameter_summary(params) + " Positions are fixed sinusoids: no parameters. "
-               "W_E and W_U are both stored as [vocab, d_model]; logits = x · W_Uᵀ.")
+    st.caption(
+        _parameter_summary(params) + " Positions are fixed sinusoids: no parameters. "
+        "W_E and W_U are both stored as [vocab, d_model]; logits = x · W_Uᵀ."
+    )
 
     # -- 3. input --------------------------------------------------------------------------------
     st.header("3. Input and forward pass", divider="gray")
@@ -185,12 +218,16 @@ def render() -> None:
     if texts is not None:
         st.markdown("**As tokens:** " + " ".join(f"`{text_label(t)}`" for t in texts))
     if key.is_trained:
-        st.caption("The trained model was trained on WikiText-2 with this tokenizer: the "
-                   "patterns below were learned from text (its model card is in "
-                   "models/" + key.name + "/README.md).")
+        st.caption(
+            "The trained model was trained on WikiText-2 with this tokenizer: the "
+            "patterns below were learned from text (its model card is in "
+            "models/" + key.name + "/README.md)."
+        )
     else:
-        st.caption("These random weights were never trained: whatever structure you see comes "
-                   "from the architecture and the random weights, not from language.")
+        st.caption(
+            "These random weights were never trained: whatever structure you see comes "
+            "from the architecture and the random weights, not from language."
+        )
 
     # -- 4. stream norm --------------------------------------------------------------------------
     st.header("4. The residual stream, layer by layer", divider="gray")
@@ -235,15 +272,24 @@ def render() -> None:
     m1, m2 = st.columns(2)
     m1.metric("Sum of parts − final stream (max abs)", f"{err:.1e}")
     m2.metric("Logits rebuilt from parts − model's logits (max abs)", f"{logit_err:.1e}")
-    st.caption("Not exactly 0 only because float32 additions in a different order round "
-               "differently; the identity itself is exact. (The lesson's original code only "
-               "compared norm ratios.)")
-    chart, table = cached(charts.decomposition_chart, 
-        report["direct_norms"], report["layer_norms"], report["final_norms"],
-        report["direct_share"], report["layer_shares"], err)
+    st.caption(
+        "Not exactly 0 only because float32 additions in a different order round "
+        "differently; the identity itself is exact. (The lesson's original code only "
+        "compared norm ratios.)"
+    )
+    chart, table = cached(
+        charts.decomposition_chart,
+        report["direct_norms"],
+        report["layer_norms"],
+        report["final_norms"],
+        report["direct_share"],
+        report["layer_shares"],
+        err,
+    )
     chart_with_table(chart, table, table_label="contribution of each source")
-    chart, table = cached(charts.head_contribution_heatmap, report["head_norms"],
-                          report["head_shares"])
+    chart, table = cached(
+        charts.head_contribution_heatmap, report["head_norms"], report["head_shares"]
+    )
     chart_with_table(chart, table, table_label="contribution of each head")
     st.caption(
         "Norms of the parts do not add up to the norm of the final stream (vectors add, "
@@ -263,28 +309,38 @@ def render() -> None:
         "is added before the next head of the same layer reads the stream)."
     )
     top_row, bottom_row = st.columns(2), st.columns(2)
-    top_row[0].metric("Sequential: sum identity error", f"{seq['identity_error']:.1e}",
-                      help="max |x0 + Σ head outputs − final stream| for the sequential version: "
-                           "the identity holds there too, since every write is still added. "
-                           "Relative to the largest stream value: "
-                           f"{seq['identity_error_relative']:.1e}.")
-    top_row[1].metric("Sequential vs parallel: relative difference",
-                      f"{seq['output_difference']:.3g}",
-                      help="‖final sequential − final parallel‖ / ‖final parallel‖: same "
-                           "weights, a different function.")
+    top_row[0].metric(
+        "Sequential: sum identity error",
+        f"{seq['identity_error']:.1e}",
+        help="max |x0 + Σ head outputs − final stream| for the sequential version: "
+        "the identity holds there too, since every write is still added. "
+        "Relative to the largest stream value: "
+        f"{seq['identity_error_relative']:.1e}.",
+    )
+    top_row[1].metric(
+        "Sequential vs parallel: relative difference",
+        f"{seq['output_difference']:.3g}",
+        help="‖final sequential − final parallel‖ / ‖final parallel‖: same "
+        "weights, a different function.",
+    )
     if seq["swap"] is not None:
         a, b = seq["swap"]
-        bottom_row[0].metric(f"Sequential: swap heads {a} and {b}",
-                             f"{seq['order_effect_sequential']:.3g}",
-                             help="Relative change of the final stream when these two heads run "
-                                  "in the other order: in sequence, order matters.")
-        bottom_row[1].metric(f"Parallel: swap heads {a} and {b}",
-                             f"{seq['order_effect_parallel']:.1e}",
-                             help="The same for the real layer: the outputs are summed, so "
-                                  "order does not matter (0 up to rounding).")
+        bottom_row[0].metric(
+            f"Sequential: swap heads {a} and {b}",
+            f"{seq['order_effect_sequential']:.3g}",
+            help="Relative change of the final stream when these two heads run "
+            "in the other order: in sequence, order matters.",
+        )
+        bottom_row[1].metric(
+            f"Parallel: swap heads {a} and {b}",
+            f"{seq['order_effect_parallel']:.1e}",
+            help="The same for the real layer: the outputs are summed, so "
+            "order does not matter (0 up to rounding).",
+        )
     else:
-        bottom_row[0].metric("Head-order effect", "n/a",
-                             help="Only one head per layer: nothing to swap.")
+        bottom_row[0].metric(
+            "Head-order effect", "n/a", help="Only one head per layer: nothing to swap."
+        )
     st.caption(
         f"Final stream size: {seq['parallel_norm']:.4g} in parallel, {seq['sequential_norm']:.4g} "
         "in sequence. The sum identity alone cannot tell the two apart; what breaks is that a "

@@ -53,26 +53,62 @@ def _side_by_side(trained, random, token_ids) -> None:
         f"{b['effective_rank'][-1]}."
     )
     specs = [
-        ("mean_norm", "mean ‖x_l‖", streams, "Stream size per layer",
-         "the mean norm of each residual stream", None, None, None),
-        ("similarity_to_x0", "cosine with x0", streams, "Similarity to the embeddings x0",
-         "the cosine similarity of each stream with x0", (min(0.0, min(a["similarity_to_x0"] +
-                                                                  b["similarity_to_x0"])), 1.0),
-         None, None),
-        ("effective_rank", "effective rank", streams, "Effective rank per stream",
-         "the effective rank (directions holding 90 % of the energy) of each stream", None,
-         None, None),
-        ("entropy", "mean attention entropy (nats)", layers, "Attention entropy per layer",
-         "the mean attention entropy of each layer's heads", (0.0, max(uni, 1e-9) * 1.1),
-         uni, "uniform attention"),
+        (
+            "mean_norm",
+            "mean ‖x_l‖",
+            streams,
+            "Stream size per layer",
+            "the mean norm of each residual stream",
+            None,
+            None,
+            None,
+        ),
+        (
+            "similarity_to_x0",
+            "cosine with x0",
+            streams,
+            "Similarity to the embeddings x0",
+            "the cosine similarity of each stream with x0",
+            (min(0.0, min(a["similarity_to_x0"] + b["similarity_to_x0"])), 1.0),
+            None,
+            None,
+        ),
+        (
+            "effective_rank",
+            "effective rank",
+            streams,
+            "Effective rank per stream",
+            "the effective rank (directions holding 90 % of the energy) of each stream",
+            None,
+            None,
+            None,
+        ),
+        (
+            "entropy",
+            "mean attention entropy (nats)",
+            layers,
+            "Attention entropy per layer",
+            "the mean attention entropy of each layer's heads",
+            (0.0, max(uni, 1e-9) * 1.1),
+            uni,
+            "uniform attention",
+        ),
     ]
     cols = st.columns(2)
     for i, (field, metric, xs, title, what, domain, base, base_label) in enumerate(specs):
         with cols[i % 2]:
-            chart, data = cached(charts.comparison_chart, 
-                {n: p[field] for n, p in names.items()}, metric=metric.replace(" ", "_"),
-                x_title="stream" if xs is streams else "layer", x_labels=xs, title=title,
-                what=what, domain=domain, baseline=base, baseline_label=base_label)
+            chart, data = cached(
+                charts.comparison_chart,
+                {n: p[field] for n, p in names.items()},
+                metric=metric.replace(" ", "_"),
+                x_title="stream" if xs is streams else "layer",
+                x_labels=xs,
+                title=title,
+                what=what,
+                domain=domain,
+                baseline=base,
+                baseline_label=base_label,
+            )
             chart_with_table(chart, data, table_label=f"{title.lower()}, trained and random")
 
 
@@ -81,9 +117,13 @@ def _spectrum(subspace: list[dict]) -> None:
     """One stream's singular values, picked by a selectbox: a fragment, so picking reruns only
     this part of the page."""
     stream_names = [f"x{l}" for l in range(len(subspace))]
-    choice = st.selectbox("Stream for the spectrum", stream_names,
-                          index=len(stream_names) - 1, key="residual_spectrum_stream",
-                          help="x0 is the embeddings; x_l is the stream after layer l − 1.")
+    choice = st.selectbox(
+        "Stream for the spectrum",
+        stream_names,
+        index=len(stream_names) - 1,
+        key="residual_spectrum_stream",
+        help="x0 is the embeddings; x_l is the stream after layer l − 1.",
+    )
     sub = subspace[stream_names.index(choice)]
     c = st.columns(3)
     c[0].metric("Effective rank", sub["effective_rank"])
@@ -114,8 +154,9 @@ def render() -> None:
         "shared with the other lesson pages; section 6 runs the same input through a trained "
         "and a random model side by side."
     )
-    st.caption(f"Model: {key.label}; input: {n_tokens} tokens "
-               f"({', '.join(token_labels(key, token_ids))}).")
+    st.caption(
+        f"Model: {key.label}; input: {n_tokens} tokens ({', '.join(token_labels(key, token_ids))})."
+    )
     for metric, note in rep["notes"].items():
         st.info(f"**{metric}:** {note}", icon="ℹ️")
 
@@ -135,18 +176,23 @@ def render() -> None:
         column_config={
             "stream": st.column_config.TextColumn("Streams"),
             "layer": st.column_config.NumberColumn("Layer"),
-            "preservation_ratio": st.column_config.NumberColumn("Preservation ratio",
-                                                                format="%.5f"),
-            "addition_magnitude": st.column_config.NumberColumn("Addition magnitude",
-                                                                format="%.5f"),
+            "preservation_ratio": st.column_config.NumberColumn(
+                "Preservation ratio", format="%.5f"
+            ),
+            "addition_magnitude": st.column_config.NumberColumn(
+                "Addition magnitude", format="%.5f"
+            ),
             "total_change": st.column_config.NumberColumn("Total change", format="%.5f"),
         },
     )
     per = rep["persistence"]
     m = st.columns(3)
     m[0].metric("Final similarity to x0", f"{per['final_similarity']:.4f}")
-    m[1].metric("Decay per layer", f"{per['information_decay_rate']:.4f}",
-                help="Average drop in cosine similarity to x0 per layer, counted from x0 (1.0).")
+    m[1].metric(
+        "Decay per layer",
+        f"{per['information_decay_rate']:.4f}",
+        help="Average drop in cosine similarity to x0 per layer, counted from x0 (1.0).",
+    )
     m[2].metric("Largest change at layer", per["peak_change_layer"])
 
     # -- 2. magnitude and preservation -----------------------------------------------------------
@@ -192,9 +238,12 @@ def render() -> None:
         "the layers add has no component in the plane of the two parts, however much they add "
         "elsewhere; R² says how much of x_l the two parts explain together."
     )
-    chart, data = cached(charts.information_types_chart, info["token_coefficient"],
-                                                 info["position_coefficient"],
-                                                 info["r_squared"])
+    chart, data = cached(
+        charts.information_types_chart,
+        info["token_coefficient"],
+        info["position_coefficient"],
+        info["r_squared"],
+    )
     chart_with_table(chart, data, table_label="token and position coefficients per stream")
     st.caption(
         f"Why not cosines? Here the token part has norm {info['token_norm']:.3g} and the "
@@ -213,10 +262,16 @@ def render() -> None:
         "check on this model and input:"
     )
     m = st.columns(2)
-    m[0].metric("Sum-of-parts error (max abs)", f"{arch['reconstruction_error']:.1e}",
-                help="max |embeddings + Σ heads − final stream| over positions and dimensions.")
-    m[1].metric("Embeddings' share of the final stream", f"{arch['direct_share']:.1%}",
-                help="(x0 · final) / ‖final‖²; the layers supply the rest.")
+    m[0].metric(
+        "Sum-of-parts error (max abs)",
+        f"{arch['reconstruction_error']:.1e}",
+        help="max |embeddings + Σ heads − final stream| over positions and dimensions.",
+    )
+    m[1].metric(
+        "Embeddings' share of the final stream",
+        f"{arch['direct_share']:.1%}",
+        help="(x0 · final) / ‖final‖²; the layers supply the rest.",
+    )
 
     # -- 6. trained versus random -----------------------------------------------------------
     st.header("6. Trained and random weights, side by side", divider="gray")

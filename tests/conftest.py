@@ -36,8 +36,10 @@ def postgres_url():
     the ``postgres`` user could not enter when the tests run as root)."""
     if pg_server.binaries() is None:
         if pg_server.required():
-            pytest.fail("LAB_REQUIRE_POSTGRES=1 but PostgreSQL is not installed: "
-                        "`apt-get install postgresql` (as root), or unset LAB_REQUIRE_POSTGRES.")
+            pytest.fail(
+                "LAB_REQUIRE_POSTGRES=1 but PostgreSQL is not installed: "
+                "`apt-get install postgresql` (as root), or unset LAB_REQUIRE_POSTGRES."
+            )
         pytest.skip("PostgreSQL is not installed; set LAB_REQUIRE_POSTGRES=1 to make this fail")
     folder = Path(tempfile.mkdtemp(prefix="lab-postgres-"))
     url, stop = pg_server.start(folder)

@@ -51,7 +51,8 @@ def start(folder: Path, database: str = "lab_test"):
     if bindir is None:
         raise FileNotFoundError(
             "PostgreSQL is not installed (no initdb/pg_ctl in PATH or /usr/lib/postgresql/*/bin). "
-            "Install it with `apt-get install postgresql`.")
+            "Install it with `apt-get install postgresql`."
+        )
     folder = Path(folder)
     data, sock = folder / "data", folder / "sock"
     sock.mkdir(parents=True, exist_ok=True)
@@ -60,24 +61,62 @@ def start(folder: Path, database: str = "lab_test"):
         shutil.chown(sock, "postgres")
     port = _free_port()
     env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
-    subprocess.run(_as_server_user([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
-                                    "--auth=trust", "-E", "UTF8", "--no-sync"]),
-                   check=True, capture_output=True, env=env, timeout=120)
+    subprocess.run(
+        _as_server_user(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
     log = folder / "server.log"
-    subprocess.run(_as_server_user([
-        str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
-        "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
-              f"-c max_connections=200",
-        "start"]), check=True, capture_output=True, env=env, timeout=120)
+    subprocess.run(
+        _as_server_user(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off "
+                f"-c max_connections=200",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
 
     def stop() -> None:
-        subprocess.run(_as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast",
-                                        "-w", "stop"]), capture_output=True, env=env, timeout=60)
+        subprocess.run(
+            _as_server_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+            capture_output=True,
+            env=env,
+            timeout=60,
+        )
 
     import sqlalchemy as sa
 
-    admin = sa.create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres",
-                             isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", isolation_level="AUTOCOMMIT"
+    )
     deadline = time.monotonic() + 30
     while True:
         try:

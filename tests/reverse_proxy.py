@@ -111,9 +111,14 @@ class ReverseProxy:
     """An HTTP/WebSocket relay on ``host`` (loopback), a free port, towards
     ``upstream_host:upstream_port``, adding ``add_headers`` to every request it forwards."""
 
-    def __init__(self, upstream_port: int, *, upstream_host: str = "127.0.0.1",
-                 add_headers: Iterable[tuple[str, str]] = DEFAULT_HEADERS,
-                 host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        upstream_port: int,
+        *,
+        upstream_host: str = "127.0.0.1",
+        add_headers: Iterable[tuple[str, str]] = DEFAULT_HEADERS,
+        host: str = "127.0.0.1",
+    ) -> None:
         self.upstream_host = upstream_host
         self.upstream_port = upstream_port
         self.add_headers = tuple((str(k), str(v)) for k, v in add_headers)
@@ -204,12 +209,12 @@ class ReverseProxy:
 
     @staticmethod
     async def _refuse(client_w: asyncio.StreamWriter, status: str) -> None:
-        client_w.write(f"HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                       .encode("latin-1"))
+        client_w.write(
+            f"HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode("latin-1")
+        )
         await client_w.drain()
 
-    async def _handle(self, client_r: asyncio.StreamReader,
-                      client_w: asyncio.StreamWriter) -> None:
+    async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
@@ -231,16 +236,20 @@ class ReverseProxy:
                 self.requests.append(Relayed(method, target, False, "", ()))
                 return
 
-            out = headers if websocket else [(k, v) for k, v in headers
-                                             if k.lower() not in _HOP_BY_HOP]
+            out = (
+                headers
+                if websocket
+                else [(k, v) for k, v in headers if k.lower() not in _HOP_BY_HOP]
+            )
             out = out + list(self.add_headers)
             if not websocket:
                 out.append(("Connection", "close"))
             new_head = "\r\n".join([request_line] + [f"{k}: {v}" for k, v in out]) + "\r\n\r\n"
 
             try:
-                upstream_r, upstream_w = await asyncio.open_connection(self.upstream_host,
-                                                                       self.upstream_port)
+                upstream_r, upstream_w = await asyncio.open_connection(
+                    self.upstream_host, self.upstream_port
+                )
             except OSError:
                 await self._refuse(client_w, "502 Bad Gateway")
                 self.requests.append(Relayed(method, target, websocket, "", ()))
@@ -262,15 +271,20 @@ class ReverseProxy:
                 # Tell the browser this connection ends with the response (it does).
                 status_line, response_headers = _split_head(response_head[:-4])
                 kept = [(k, v) for k, v in response_headers if k.lower() not in _HOP_BY_HOP]
-                response_head = ("\r\n".join([status_line] + [f"{k}: {v}" for k, v in kept]
-                                               + ["Connection: close"])
-                                 + "\r\n\r\n").encode("latin-1")
+                response_head = (
+                    "\r\n".join(
+                        [status_line] + [f"{k}: {v}" for k, v in kept] + ["Connection: close"]
+                    )
+                    + "\r\n\r\n"
+                ).encode("latin-1")
             client_w.write(response_head)
             await client_w.drain()
 
             if websocket:
-                both = [asyncio.ensure_future(_pipe(client_r, upstream_w)),
-                        asyncio.ensure_future(_pipe(upstream_r, client_w))]
+                both = [
+                    asyncio.ensure_future(_pipe(client_r, upstream_w)),
+                    asyncio.ensure_future(_pipe(upstream_r, client_w)),
+                ]
                 try:
                     await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
                 finally:
@@ -279,8 +293,12 @@ class ReverseProxy:
                     await asyncio.gather(*both, return_exceptions=True)
             else:
                 await _pipe(upstream_r, client_w)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                ValueError):
+        except (
+            ConnectionError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ValueError,
+        ):
             pass  # a side went away mid-request, or a malformed message: drop the connection
         except asyncio.CancelledError:
             pass  # stop(): close both sides below
@@ -291,9 +309,12 @@ class ReverseProxy:
 
 
 @contextlib.contextmanager
-def reverse_proxy(upstream_port: int, *, upstream_host: str = "127.0.0.1",
-                  add_headers: Iterable[tuple[str, str]] = DEFAULT_HEADERS) -> Iterator[int]:
+def reverse_proxy(
+    upstream_port: int,
+    *,
+    upstream_host: str = "127.0.0.1",
+    add_headers: Iterable[tuple[str, str]] = DEFAULT_HEADERS,
+) -> Iterator[int]:
     """A running :class:`ReverseProxy` on 127.0.0.1; yields its port, stops it on exit."""
-    with ReverseProxy(upstream_port, upstream_host=upstream_host,
-                      add_headers=add_headers) as proxy:
+    with ReverseProxy(upstream_port, upstream_host=upstream_host, add_headers=add_headers) as proxy:
         yield proxy.port  # type: ignore[misc]

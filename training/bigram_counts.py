@@ -74,13 +74,18 @@ def main(argv=None) -> Path:
     stream = encode(tokenizer, train_articles).numpy()
     tables = bigram_tables(stream, vocab)
     np.savez_compressed(
-        args.out, **tables,
-        source=np.array("WikiText-2 (valid + test, training articles: all but every 10th), "
-                        "bundled BPE tokenizer"),
+        args.out,
+        **tables,
+        source=np.array(
+            "WikiText-2 (valid + test, training articles: all but every 10th), "
+            "bundled BPE tokenizer"
+        ),
         licence=np.array("CC BY-SA 3.0 (derived from WikiText-2)"),
     )
-    print(f"{int(tables['n_bigrams']):,} bigrams over vocab {vocab} → {args.out} "
-          f"({args.out.stat().st_size / 1024:.0f} KB)")
+    print(
+        f"{int(tables['n_bigrams']):,} bigrams over vocab {vocab} → {args.out} "
+        f"({args.out.stat().st_size / 1024:.0f} KB)"
+    )
     return args.out
 
 

@@ -72,18 +72,24 @@ def encode(tokenizer, articles: list[str]) -> torch.Tensor:
     return torch.tensor(ids, dtype=torch.long)
 
 
-def make_batch(stream: torch.Tensor, batch: int, vocab: int, gen: torch.Generator,
-               seg_min: int = 8, seg_max: int = 28) -> torch.Tensor:
+def make_batch(
+    stream: torch.Tensor,
+    batch: int,
+    vocab: int,
+    gen: torch.Generator,
+    seg_min: int = 8,
+    seg_max: int = 28,
+) -> torch.Tensor:
     """``[batch, WINDOW]`` WikiText windows, each with one random segment written twice."""
     starts = torch.randint(0, len(stream) - WINDOW, (batch,), generator=gen)
-    x = torch.stack([stream[s:s + WINDOW] for s in starts.tolist()])
+    x = torch.stack([stream[s : s + WINDOW] for s in starts.tolist()])
     for row in range(batch):
         n = int(torch.randint(seg_min, seg_max + 1, (1,), generator=gen))
         seg = torch.randint(0, vocab, (n,), generator=gen)
         first = int(torch.randint(0, WINDOW - 2 * n + 1, (1,), generator=gen))
         second = int(torch.randint(first + n, WINDOW - n + 1, (1,), generator=gen))
-        x[row, first:first + n] = seg
-        x[row, second:second + n] = seg
+        x[row, first : first + n] = seg
+        x[row, second : second + n] = seg
     return x
 
 
@@ -140,7 +146,9 @@ def growing_layers(n_layer: int, start_layers: int) -> list[bool]:
 def circuit_formed(row: dict, args) -> bool:
     """Grow once the small model has its induction circuit: an induction head in a layer >= 1
     and a layer-0 previous-token head, by the thresholds of the targets."""
-    return row["induction"] >= args.grow_induction and row["previous_token_l0"] >= args.grow_previous
+    return (
+        row["induction"] >= args.grow_induction and row["previous_token_l0"] >= args.grow_previous
+    )
 
 
 def lr_at(step: int, args) -> float:
@@ -153,7 +161,7 @@ def lr_at(step: int, args) -> float:
 # -- measurements --------------------------------------------------------------------------------
 def windows(stream: torch.Tensor, n: int, length: int = WINDOW) -> torch.Tensor:
     count = min(n, len(stream) // length)
-    return stream[:count * length].view(count, length)
+    return stream[: count * length].view(count, length)
 
 
 @torch.no_grad()
@@ -196,19 +204,23 @@ def repeat_losses(model, seqs: torch.Tensor) -> tuple[float, float]:
     second copy's (positions half … 2·half − 1)."""
     half = seqs.shape[1] // 2
     logits = model(seqs)["logits"][:, :-1]
-    losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), seqs[:, 1:].reshape(-1),
-                             reduction="none").view(seqs.shape[0], -1)
-    return float(losses[:, : half - 1].mean()), float(losses[:, half - 1:].mean())
+    losses = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), seqs[:, 1:].reshape(-1), reduction="none"
+    ).view(seqs.shape[0], -1)
+    return float(losses[:, : half - 1].mean()), float(losses[:, half - 1 :].mean())
 
 
 @torch.no_grad()
 def held_out_loss(model, held: torch.Tensor, batch: int = 32) -> float:
     total, count = 0.0, 0
     for i in range(0, len(held), batch):
-        x = held[i:i + batch]
+        x = held[i : i + batch]
         logits = model(x)["logits"][:, :-1]
-        total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                       x[:, 1:].reshape(-1), reduction="sum"))
+        total += float(
+            F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1), reduction="sum"
+            )
+        )
         count += x[:, 1:].numel()
     return total / count
 
@@ -216,8 +228,9 @@ def held_out_loss(model, held: torch.Tensor, batch: int = 32) -> float:
 def bigram_loss(train: torch.Tensor, held: torch.Tensor, vocab: int, k: float) -> float:
     """Cross-entropy (nats per token) of an add-k bigram model on the held-out windows."""
     counts = torch.zeros(vocab, vocab, dtype=torch.float64)
-    counts.index_put_((train[:-1], train[1:]), torch.ones(len(train) - 1, dtype=torch.float64),
-                      accumulate=True)
+    counts.index_put_(
+        (train[:-1], train[1:]), torch.ones(len(train) - 1, dtype=torch.float64), accumulate=True
+    )
     probs = (counts + k) / (counts.sum(dim=1, keepdim=True) + k * vocab)
     prev, nxt = held[:, :-1].reshape(-1), held[:, 1:].reshape(-1)
     return float(-torch.log(probs[prev, nxt]).mean())
@@ -238,12 +251,21 @@ def measure(model, train: torch.Tensor, held_stream: torch.Tensor, vocab: int) -
     return {
         "previous_token_scores": prev,
         "induction_scores": ind,
-        "best_layer0_previous_token": {"score": best_prev[0], "layer": best_prev[1],
-                                       "head": best_prev[2]},
-        "best_previous_token_any_layer": {"score": best_prev_any[0], "layer": best_prev_any[1],
-                                          "head": best_prev_any[2]},
-        "best_induction_layer_ge_1": {"score": best_ind[0], "layer": best_ind[1],
-                                      "head": best_ind[2]},
+        "best_layer0_previous_token": {
+            "score": best_prev[0],
+            "layer": best_prev[1],
+            "head": best_prev[2],
+        },
+        "best_previous_token_any_layer": {
+            "score": best_prev_any[0],
+            "layer": best_prev_any[1],
+            "head": best_prev_any[2],
+        },
+        "best_induction_layer_ge_1": {
+            "score": best_ind[0],
+            "layer": best_ind[1],
+            "head": best_ind[2],
+        },
         "repeat_loss_first_half": first,
         "repeat_loss_second_half": second,
         "repeat_loss_drop": first - second,
@@ -299,25 +321,53 @@ def parse_args(argv=None):
     ap.add_argument("--weight-decay", type=float, default=0.05)
     ap.add_argument("--init-std", type=float, default=0.02)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--layer-drop", type=float, default=0.0,
-                    help="probability of skipping each layer >= 1 in a training step (LayerDrop)")
-    ap.add_argument("--layer-drop-anneal", type=float, default=0.2,
-                    help="fraction of the run at the end over which --layer-drop falls to 0")
-    ap.add_argument("--start-layers", type=int, default=None,
-                    help="progressive growth: train only the first K layers (the others start "
-                         "with W_O = 0 and are skipped) until the circuit has formed")
-    ap.add_argument("--grow-at", type=int, default=None,
-                    help="with --start-layers: grow to full depth at this step at the latest")
-    ap.add_argument("--grow-induction", type=float, default=0.4,
-                    help="with --start-layers: grow at the first evaluation with an induction "
-                         "score at least this high ...")
-    ap.add_argument("--grow-previous", type=float, default=0.5,
-                    help="... and a layer-0 previous-token score at least this high")
+    ap.add_argument(
+        "--layer-drop",
+        type=float,
+        default=0.0,
+        help="probability of skipping each layer >= 1 in a training step (LayerDrop)",
+    )
+    ap.add_argument(
+        "--layer-drop-anneal",
+        type=float,
+        default=0.2,
+        help="fraction of the run at the end over which --layer-drop falls to 0",
+    )
+    ap.add_argument(
+        "--start-layers",
+        type=int,
+        default=None,
+        help="progressive growth: train only the first K layers (the others start "
+        "with W_O = 0 and are skipped) until the circuit has formed",
+    )
+    ap.add_argument(
+        "--grow-at",
+        type=int,
+        default=None,
+        help="with --start-layers: grow to full depth at this step at the latest",
+    )
+    ap.add_argument(
+        "--grow-induction",
+        type=float,
+        default=0.4,
+        help="with --start-layers: grow at the first evaluation with an induction "
+        "score at least this high ...",
+    )
+    ap.add_argument(
+        "--grow-previous",
+        type=float,
+        default=0.5,
+        help="... and a layer-0 previous-token score at least this high",
+    )
     ap.add_argument("--eval-every", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    ap.add_argument("--checkpoint", type=Path, default=None,
-                    help="also save the weights here at every evaluation (to inspect a long run)")
+    ap.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="also save the weights here at every evaluation (to inspect a long run)",
+    )
     return ap.parse_args(argv)
 
 
@@ -338,13 +388,19 @@ def main(argv=None) -> dict:
     train, held = encode(tokenizer, train_articles), encode(tokenizer, held_articles)
     log(f"{len(train):,} training tokens, {len(held):,} held-out tokens, vocabulary {vocab}")
 
-    config = TransformerConfig(vocab_size=vocab, n_positions=args.n_positions,
-                               n_embd=args.d_model, n_layer=args.n_layer, n_head=args.n_head,
-                               init_std=args.init_std)
+    config = TransformerConfig(
+        vocab_size=vocab,
+        n_positions=args.n_positions,
+        n_embd=args.d_model,
+        n_layer=args.n_layer,
+        n_head=args.n_head,
+        init_std=args.init_std,
+    )
     model = build_model(config, seed=args.seed).train()
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay}],
-                            lr=args.lr, betas=(0.9, 0.95))
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": args.weight_decay}], lr=args.lr, betas=(0.9, 0.95)
+    )
     gen = torch.Generator().manual_seed(args.seed + 1)
     drop_gen = torch.Generator().manual_seed(args.seed + 2)  # data batches stay as without it
     grown = start_small(model, args.start_layers)
@@ -371,14 +427,18 @@ def main(argv=None) -> dict:
             ind = induction_scores(model, seqs)
             prev = previous_token_scores(model, windows(held, 50))
             first, second = repeat_losses(model, seqs)
-            row = {"step": step + 1, "train_loss": loss.item(),
-                   "induction": max(max(r) for r in ind[1:]) if len(ind) > 1 else 0.0,
-                   "previous_token_l0": max(prev[0]), "repeat_drop": first - second,
-                   "best_previous_token_per_layer": [round(max(r), 3) for r in prev],
-                   "best_induction_per_layer": [round(max(r), 3) for r in ind],
-                   "layer_drop": layer_drop_at(step, args),
-                   "layers_training": sum(active),
-                   "seconds": time.perf_counter() - t0}
+            row = {
+                "step": step + 1,
+                "train_loss": loss.item(),
+                "induction": max(max(r) for r in ind[1:]) if len(ind) > 1 else 0.0,
+                "previous_token_l0": max(prev[0]),
+                "repeat_drop": first - second,
+                "best_previous_token_per_layer": [round(max(r), 3) for r in prev],
+                "best_induction_per_layer": [round(max(r), 3) for r in ind],
+                "layer_drop": layer_drop_at(step, args),
+                "layers_training": sum(active),
+                "seconds": time.perf_counter() - t0,
+            }
             history.append(row)
             log(json.dumps(row))
             if not grown and circuit_formed(row, args):
@@ -387,28 +447,32 @@ def main(argv=None) -> dict:
             if args.checkpoint is not None:
                 from safetensors.torch import save_file as save_checkpoint
 
-                save_checkpoint({k: v.contiguous() for k, v in model.state_dict().items()},
-                                str(args.checkpoint))
+                save_checkpoint(
+                    {k: v.contiguous() for k, v in model.state_dict().items()}, str(args.checkpoint)
+                )
             model.train()
     train_seconds = time.perf_counter() - t0
     model.eval()
     from safetensors.torch import save_file
 
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()},
-              str(out / "model.safetensors"))
+    save_file(
+        {k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "model.safetensors")
+    )
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
     metrics = measure(model, train, held, vocab)
-    metrics.update({
-        "command": "python training/train_interpretable.py " + " ".join(
-            sys.argv[1:] if argv is None else argv),
-        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-        "train_seconds": train_seconds,
-        "hardware": f"{platform.processor() or platform.machine()}, {args.threads} CPU threads",
-        "torch": torch.__version__,
-        "history": history,
-        "grew_to_full_depth_at_step": grew_at,
-        "parameters": sum(p.numel() for p in model.parameters()),
-    })
+    metrics.update(
+        {
+            "command": "python training/train_interpretable.py "
+            + " ".join(sys.argv[1:] if argv is None else argv),
+            "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+            "train_seconds": train_seconds,
+            "hardware": f"{platform.processor() or platform.machine()}, {args.threads} CPU threads",
+            "torch": torch.__version__,
+            "history": history,
+            "grew_to_full_depth_at_step": grew_at,
+            "parameters": sum(p.numel() for p in model.parameters()),
+        }
+    )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     log(json.dumps(metrics["targets"]))
     return metrics

@@ -85,7 +85,9 @@ def detokenize(line: str) -> str:
     """
     tokens = [t for t in line.split() if t != "<unk>"]
     out: list[str] = []
-    glue_next = True  # no space before the next token (start of line, after "(" or an opening quote)
+    glue_next = (
+        True  # no space before the next token (start of line, after "(" or an opening quote)
+    )
     in_quote = False
     for tok in tokens:
         if tok in JOINERS:
@@ -97,7 +99,7 @@ def detokenize(line: str) -> str:
                 out.append('"')
                 glue_next = False
             else:  # opening quote: attach to the next word
-                out.append(('' if glue_next else ' ') + '"')
+                out.append(("" if glue_next else " ") + '"')
                 glue_next = True
             in_quote = not in_quote
             continue
@@ -159,7 +161,12 @@ def train_tokenizer(texts: list[str], vocab_size: int):
     model = json.loads(bpe._tokenizer.to_str())["model"]
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
     tokenizer = GPT2TokenizerFast(
-        vocab=vocab, merges=merges, bos_token=EOT, eos_token=EOT, unk_token=EOT, add_prefix_space=False
+        vocab=vocab,
+        merges=merges,
+        bos_token=EOT,
+        eos_token=EOT,
+        unk_token=EOT,
+        add_prefix_space=False,
     )
     tokenizer.model_max_length = 10**9  # replaced by n_positions before saving
     tokenizer.clean_up_tokenization_spaces = False  # decode(encode(x)) == x
@@ -203,7 +210,9 @@ def build_model(args, vocab_size: int, eot_id: int):
     if args.wpe_init == "sinusoidal":
         with torch.no_grad():
             wpe = model.transformer.wpe.weight
-            wpe.copy_(sinusoidal_positions(args.n_positions, args.n_embd) * (wpe.std() / (0.5**0.5)))
+            wpe.copy_(
+                sinusoidal_positions(args.n_positions, args.n_embd) * (wpe.std() / (0.5**0.5))
+            )
     return model
 
 
@@ -215,7 +224,9 @@ def sinusoidal_positions(n_positions: int, d_model: int) -> torch.Tensor:
     easy for a head to learn; training is free to change it.
     """
     pos = torch.arange(n_positions, dtype=torch.float32)[:, None]
-    freq = torch.exp(-math.log(10000.0) * torch.arange(0, d_model, 2, dtype=torch.float32) / d_model)
+    freq = torch.exp(
+        -math.log(10000.0) * torch.arange(0, d_model, 2, dtype=torch.float32) / d_model
+    )
     table = torch.zeros(n_positions, d_model)
     table[:, 0::2] = torch.sin(pos * freq)
     table[:, 1::2] = torch.cos(pos * freq)
@@ -227,13 +238,15 @@ def lr_at(step: int, args) -> float:
     if step < args.warmup_steps:
         return args.lr * (step + 1) / args.warmup_steps
     progress = (step - args.warmup_steps) / max(1, args.steps - args.warmup_steps)
-    return args.min_lr + 0.5 * (args.lr - args.min_lr) * (1 + math.cos(math.pi * min(1.0, progress)))
+    return args.min_lr + 0.5 * (args.lr - args.min_lr) * (
+        1 + math.cos(math.pi * min(1.0, progress))
+    )
 
 
 def make_optimizer(model, args):
     decay, no_decay = [], []
     seen = set()
-    for name, p in model.named_parameters():
+    for _name, p in model.named_parameters():
         if id(p) in seen:  # tied lm_head / wte
             continue
         seen.add(id(p))
@@ -337,7 +350,10 @@ def attention_stats(model, tokenizer, sentences: list[str], max_tokens: int = 64
     """
     n_layer, n_head = model.config.n_layer, model.config.n_head
     max_tokens = min(max_tokens, model.config.n_positions)
-    sums = {k: torch.zeros(n_layer, n_head, dtype=torch.float64) for k in ("prev_token", "first_token", "self", "entropy", "uniform_prev")}
+    sums = {
+        k: torch.zeros(n_layer, n_head, dtype=torch.float64)
+        for k in ("prev_token", "first_token", "self", "entropy", "uniform_prev")
+    }
     count = 0
     max_offset = 4
     offsets = torch.zeros(n_layer, n_head, max_offset + 1, dtype=torch.float64)
@@ -345,7 +361,9 @@ def attention_stats(model, tokenizer, sentences: list[str], max_tokens: int = 64
     for sent in sentences:
         ids = tokenizer(sent, return_tensors="pt")["input_ids"][:, :max_tokens]
         T = ids.shape[1]
-        att = torch.stack(model(input_ids=ids, output_attentions=True).attentions)  # [layer, 1, head, q, k]
+        att = torch.stack(
+            model(input_ids=ids, output_attentions=True).attentions
+        )  # [layer, 1, head, q, k]
         att = att[:, 0].double()  # [layer, head, q, k]
         q = torch.arange(1, T)
         sums["prev_token"] += att[:, :, q, q - 1].sum(-1)
@@ -372,7 +390,10 @@ def attention_stats(model, tokenizer, sentences: list[str], max_tokens: int = 64
         "per_head": {k: [[round(float(x), 4) for x in row] for row in v] for k, v in stats.items()},
         "offset_profile": {
             "about": f"mean weight on key position i - offset, offset 0..{max_offset}, queries i >= {max_offset}",
-            "per_head": [[[round(float(x), 4) for x in cell] for cell in row] for row in offsets / max(1, offset_count)],
+            "per_head": [
+                [[round(float(x), 4) for x in cell] for cell in row]
+                for row in offsets / max(1, offset_count)
+            ],
         },
         "top_previous_token_heads": [
             {"layer": l, "head": h, "prev_token": round(s, 4)} for s, l, h in ranked[:5]
@@ -380,25 +401,37 @@ def attention_stats(model, tokenizer, sentences: list[str], max_tokens: int = 64
     }
 
 
-def measure(out: Path, seq_len: int, held_out_articles: list[str], held_stream: torch.Tensor,
-            train_stream: torch.Tensor) -> dict:
+def measure(
+    out: Path,
+    seq_len: int,
+    held_out_articles: list[str],
+    held_stream: torch.Tensor,
+    train_stream: torch.Tensor,
+) -> dict:
     """Reload the saved model and tokenizer from ``out`` (float32, CPU, eager attention, eval mode)
     and measure them: held-out loss and perplexity, loss on a same-sized slice of training text,
     top-5 predictions, greedy continuations and per-head attention statistics."""
     from transformers import AutoTokenizer, GPT2LMHeadModel
 
-    model = GPT2LMHeadModel.from_pretrained(out, dtype=torch.float32, attn_implementation="eager").eval()
+    model = GPT2LMHeadModel.from_pretrained(
+        out, dtype=torch.float32, attn_implementation="eager"
+    ).eval()
     tok = AutoTokenizer.from_pretrained(out)
     cpu = torch.device("cpu")
     held_loss = evaluate(model, held_stream, seq_len, cpu)
     train_loss = evaluate(model, train_stream[: len(held_stream)], seq_len, cpu)
     assert not model.training  # every measurement is without dropout
-    log(f"held-out loss {held_loss:.4f} ppl {math.exp(held_loss):.2f} | train-slice loss {train_loss:.4f}")
+    log(
+        f"held-out loss {held_loss:.4f} ppl {math.exp(held_loss):.2f} | train-slice loss {train_loss:.4f}"
+    )
     predictions = top5(model, tok, PROMPTS)
     samples = [{"prompt": p, "greedy": greedy(model, tok, p)} for p in PROMPTS[:3]]
     attn = attention_stats(model, tok, held_out_sentences(held_out_articles, 20))
     for row in predictions:
-        log(f"{row['prompt']!r} -> " + ", ".join(f"{t['token']!r} {t['prob']:.3f}" for t in row["top5"]))
+        log(
+            f"{row['prompt']!r} -> "
+            + ", ".join(f"{t['token']!r} {t['prob']:.3f}" for t in row["top5"])
+        )
     for row in attn["top_previous_token_heads"]:
         log(f"previous-token head L{row['layer']}H{row['head']}: {row['prev_token']:.3f}")
     return {
@@ -427,11 +460,18 @@ def remeasure(args) -> dict:
     articles = read_articles([args.data_dir / "valid.txt", args.data_dir / "test.txt"])
     train_articles, held_out_articles = split_articles(articles, holdout_every)
     tok = AutoTokenizer.from_pretrained(out)
-    measured = measure(out, seq_len, held_out_articles, encode_articles(tok, held_out_articles),
-                       encode_articles(tok, train_articles))
+    measured = measure(
+        out,
+        seq_len,
+        held_out_articles,
+        encode_articles(tok, held_out_articles),
+        encode_articles(tok, train_articles),
+    )
     metrics.update(measured)
     metrics["measured_by"] = "python " + " ".join(shlex.quote(a) for a in sys.argv)
-    metrics_path.write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    metrics_path.write_text(
+        json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     log(f"updated {metrics_path}")
     return metrics
 
@@ -446,39 +486,68 @@ def dir_size_bytes(path: Path) -> int:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder with WikiText-2 valid.txt and test.txt")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="folder with WikiText-2 valid.txt and test.txt",
+    )
     p.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR)
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps")
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--seq-len", type=int, default=128, help="training window length (<= n_positions)")
+    p.add_argument(
+        "--seq-len", type=int, default=128, help="training window length (<= n_positions)"
+    )
     p.add_argument("--vocab-size", type=int, default=4096)
     p.add_argument("--n-positions", type=int, default=256)
     p.add_argument("--n-embd", type=int, default=256)
     p.add_argument("--n-layer", type=int, default=4)
     p.add_argument("--n-head", type=int, default=4)
     p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--wpe-init", choices=["normal", "sinusoidal"], default="normal",
-                   help="initialisation of the learned position embeddings (normal: GPT-2's N(0, 0.02))")
+    p.add_argument(
+        "--wpe-init",
+        choices=["normal", "sinusoidal"],
+        default="normal",
+        help="initialisation of the learned position embeddings (normal: GPT-2's N(0, 0.02))",
+    )
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--min-lr", type=float, default=1e-4)
     p.add_argument("--warmup-steps", type=int, default=100)
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--grad-clip", type=float, default=1.0)
-    p.add_argument("--eval-every", type=int, default=250, help="held-out loss every N steps (0: only at the end)")
+    p.add_argument(
+        "--eval-every",
+        type=int,
+        default=250,
+        help="held-out loss every N steps (0: only at the end)",
+    )
     p.add_argument("--holdout-every", type=int, default=10, help="hold out every N-th article")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
-    p.add_argument("--remeasure", action="store_true",
-                   help="do not train: reload --output-dir, measure it again and update its metrics.json")
-    p.add_argument("--save-dtype", choices=["float32", "float16"], default="float32", help="storage dtype of the weights")
+    p.add_argument(
+        "--remeasure",
+        action="store_true",
+        help="do not train: reload --output-dir, measure it again and update its metrics.json",
+    )
+    p.add_argument(
+        "--save-dtype",
+        choices=["float32", "float16"],
+        default="float32",
+        help="storage dtype of the weights",
+    )
     args = p.parse_args(argv)
     if args.seq_len > args.n_positions:
         p.error("--seq-len must be <= --n-positions")
     if args.seq_len < args.n_positions and not args.remeasure:
-        print(f"note: training windows are {args.seq_len} tokens, so position embeddings "
-              f"{args.seq_len}..{args.n_positions - 1} stay at their initial values", file=sys.stderr)
+        print(
+            f"note: training windows are {args.seq_len} tokens, so position embeddings "
+            f"{args.seq_len}..{args.n_positions - 1} stay at their initial values",
+            file=sys.stderr,
+        )
     return args
 
 
@@ -488,18 +557,24 @@ def log(msg: str) -> None:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    command = "python " + " ".join(shlex.quote(a) for a in ([sys.argv[0]] + (argv if argv is not None else sys.argv[1:])))
+    command = "python " + " ".join(
+        shlex.quote(a) for a in ([sys.argv[0]] + (argv if argv is not None else sys.argv[1:]))
+    )
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device))
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if args.device == "auto" else args.device)
+    )
     log(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__}")
     if args.remeasure:
         return remeasure(args)
 
-    import transformers
     import tokenizers
+    import transformers
 
     # 1. data
     files = [args.data_dir / "valid.txt", args.data_dir / "test.txt"]
@@ -511,7 +586,9 @@ def main(argv=None) -> dict:
     tokenizer = train_tokenizer(train_articles, args.vocab_size)
     train_stream = encode_articles(tokenizer, train_articles)
     held_stream = encode_articles(tokenizer, held_out_articles)
-    log(f"vocab={len(tokenizer)} train tokens={len(train_stream):,} held-out tokens={len(held_stream):,}")
+    log(
+        f"vocab={len(tokenizer)} train tokens={len(train_stream):,} held-out tokens={len(held_stream):,}"
+    )
 
     # 3. model + training
     model = build_model(args, len(tokenizer), tokenizer.eos_token_id).to(device)
@@ -536,11 +613,15 @@ def main(argv=None) -> dict:
         done = step + 1
         if done % 25 == 0 or done == 1:
             elapsed = time.perf_counter() - t0
-            log(f"step {done}/{args.steps} loss {loss.item():.4f} lr {lr_at(step, args):.2e} "
-                f"{elapsed:.0f}s ({elapsed / done:.2f}s/step, eta {elapsed / done * (args.steps - done):.0f}s)")
+            log(
+                f"step {done}/{args.steps} loss {loss.item():.4f} lr {lr_at(step, args):.2e} "
+                f"{elapsed:.0f}s ({elapsed / done:.2f}s/step, eta {elapsed / done * (args.steps - done):.0f}s)"
+            )
         if args.eval_every and done % args.eval_every == 0 and done < args.steps:
             val = evaluate(model, held_stream, args.seq_len, device)
-            history.append({"step": done, "train_loss": round(loss.item(), 4), "held_out_loss": round(val, 4)})
+            history.append(
+                {"step": done, "train_loss": round(loss.item(), 4), "held_out_loss": round(val, 4)}
+            )
             log(f"step {done}: held-out loss {val:.4f} ppl {math.exp(val):.1f}")
     train_seconds = time.perf_counter() - t0
 
@@ -556,15 +637,29 @@ def main(argv=None) -> dict:
     tokenizer.save_pretrained(out)
 
     measured = measure(out, args.seq_len, held_out_articles, held_stream, train_stream)
-    history.append({"step": args.steps, "train_loss": round(loss.item(), 4), "held_out_loss": measured["held_out_loss"]})
+    history.append(
+        {
+            "step": args.steps,
+            "train_loss": round(loss.item(), 4),
+            "held_out_loss": measured["held_out_loss"],
+        }
+    )
 
     metrics = {
         "command": command,
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "transformers": transformers.__version__, "tokenizers": tokenizers.__version__},
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "tokenizers": tokenizers.__version__,
+        },
         "device": str(device),
         "threads": torch.get_num_threads(),
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("data_dir", "output_dir")},
+        "args": {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in vars(args).items()
+            if k not in ("data_dir", "output_dir")
+        },
         "data": {
             "source": "WikiText-2 (raw files valid.txt + test.txt), CC BY-SA 3.0",
             "articles": len(articles),
@@ -573,17 +668,29 @@ def main(argv=None) -> dict:
             "held_out_rule": f"every {args.holdout_every}th article in file order (valid.txt then test.txt)",
             "train_tokens": len(train_stream),
             "held_out_tokens": len(held_stream),
-            "epochs_seen": round(args.steps * args.batch_size * args.seq_len / len(train_stream), 2),
+            "epochs_seen": round(
+                args.steps * args.batch_size * args.seq_len / len(train_stream), 2
+            ),
         },
-        "model": {"parameters": n_params, "vocab_size": len(tokenizer), "n_positions": args.n_positions,
-                  "n_embd": args.n_embd, "n_layer": args.n_layer, "n_head": args.n_head,
-                  "d_head": args.n_embd // args.n_head, "n_inner": None, "mlp_width": 4 * args.n_embd,
-                  "save_dtype": args.save_dtype},
+        "model": {
+            "parameters": n_params,
+            "vocab_size": len(tokenizer),
+            "n_positions": args.n_positions,
+            "n_embd": args.n_embd,
+            "n_layer": args.n_layer,
+            "n_head": args.n_head,
+            "d_head": args.n_embd // args.n_head,
+            "n_inner": None,
+            "mlp_width": 4 * args.n_embd,
+            "save_dtype": args.save_dtype,
+        },
         "train_seconds": round(train_seconds, 1),
         "history": history,
         **measured,
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / "metrics.json").write_text(
+        json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     log(f"wrote {out} ({dir_size_bytes(out) / 1e6:.2f} MB)")
     return metrics
 

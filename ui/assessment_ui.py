@@ -13,7 +13,7 @@ import os
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -21,12 +21,12 @@ import streamlit as st
 
 from core.assessment import (
     CHECKPOINT_IDS,
-    GradeResult,
     GRADING_RULES_MARKDOWN,
     MAX_CODE_CHARS,
     MAX_ESSAY_CHARS,
     SUMMATIVE_ID,
     ExecutionPolicy,
+    GradeResult,
     bank_path,
     code_execution,
     escape_markdown,
@@ -43,8 +43,11 @@ from ui import charts, persistence
 from ui.layout import chart_with_table
 
 PROGRESS_KEY = "lab_progress"  # bank id → {"score": float, "passed": bool, "attempts": int}
-CHECKPOINT_PAGES = {"checkpoint_1": "Architecture", "checkpoint_2": "Residual stream",
-                    "checkpoint_3": "Production mapping"}
+CHECKPOINT_PAGES = {
+    "checkpoint_1": "Architecture",
+    "checkpoint_2": "Residual stream",
+    "checkpoint_3": "Production mapping",
+}
 
 
 @st.cache_resource(show_spinner=False)
@@ -58,11 +61,17 @@ def load_bank_or_error(bank_id: str):
     try:
         return cached_bank(bank_id)
     except ValidationError as err:
-        st.error(f"**This question bank could not be loaded.** {err}\n\nThe rest of the page "
-                 f"works; an instructor can fix the file and reload.", icon="⚠️")
+        st.error(
+            f"**This question bank could not be loaded.** {err}\n\nThe rest of the page "
+            f"works; an instructor can fix the file and reload.",
+            icon="⚠️",
+        )
     except OSError as err:
-        st.error(f"**The question bank file could not be read** ({err.strerror}). The rest of "
-                 f"the page works.", icon="⚠️")
+        st.error(
+            f"**The question bank file could not be read** ({err.strerror}). The rest of "
+            f"the page works.",
+            icon="⚠️",
+        )
     return None
 
 
@@ -91,21 +100,28 @@ def progress_panel() -> None:
     p = progress()
     passed = sum(1 for b in CHECKPOINT_IDS if p.get(b, {}).get("passed"))
     st.markdown("**Your progress**")
-    st.progress(passed / len(CHECKPOINT_IDS),
-                text=f"{passed} of {len(CHECKPOINT_IDS)} checkpoints passed")
+    st.progress(
+        passed / len(CHECKPOINT_IDS), text=f"{passed} of {len(CHECKPOINT_IDS)} checkpoints passed"
+    )
     lines = []
     for i, bank_id in enumerate(CHECKPOINT_IDS, start=1):
         entry = p.get(bank_id)
         if entry is None:
             state = "not attempted"
         else:
-            state = (f"{'passed' if entry['passed'] else 'not passed yet'}, best "
-                     f"{entry['score']:.0%}")
+            state = (
+                f"{'passed' if entry['passed'] else 'not passed yet'}, best {entry['score']:.0%}"
+            )
         lines.append(f"- Checkpoint {i} ({CHECKPOINT_PAGES[bank_id]}): {state}")
     final = p.get(SUMMATIVE_ID)
-    lines.append("- Final assessment: " + (
-        "not taken" if final is None else
-        f"{'passed' if final['passed'] else 'not passed'}, best {final['score']:.0%}"))
+    lines.append(
+        "- Final assessment: "
+        + (
+            "not taken"
+            if final is None
+            else f"{'passed' if final['passed'] else 'not passed'}, best {final['score']:.0%}"
+        )
+    )
     st.markdown("\n".join(lines))
 
 
@@ -227,9 +243,15 @@ def code_box_label(n: int, item: dict[str, Any], policy: ExecutionPolicy) -> str
     return f"Your code for question {n} (read, not run)"
 
 
-def answer_widgets(item: dict[str, Any], n: int, key: str, initial: Any = None,
-                   policy: ExecutionPolicy | None = None, on_change=None,
-                   args: tuple = ()) -> None:
+def answer_widgets(
+    item: dict[str, Any],
+    n: int,
+    key: str,
+    initial: Any = None,
+    policy: ExecutionPolicy | None = None,
+    on_change=None,
+    args: tuple = (),
+) -> None:
     """Widgets for one item; their values live in ``st.session_state`` under ``key``-prefixed keys.
 
     ``initial`` (a previous answer or draft) pre-fills widgets that are not in session state
@@ -244,18 +266,22 @@ def answer_widgets(item: dict[str, Any], n: int, key: str, initial: Any = None,
         if key not in ss and initial in options:
             ss[key] = initial
         if kind == "model_choice":
-            st.caption(f"The answer is computed from the shipped model {item['model']}'s weights "
-                       f"when the question bank loads; you can find it on the lesson's pages.")
+            st.caption(
+                f"The answer is computed from the shipped model {item['model']}'s weights "
+                f"when the question bank loads; you can find it on the lesson's pages."
+            )
         st.radio(f"Answer to question {n} (choose one)", options, index=None, key=key, **cb)
     elif kind == "model_number":
         if key not in ss and isinstance(initial, (int, float)):
             ss[key] = float(initial)
         tol = item.get("tolerance") or 0
-        st.caption(f"The answer is computed from the shipped model {item['model']}'s weights "
-                   f"when the question bank loads"
-                   + (f"; answers within ±{tol:g} count." if tol else "."))
-        st.number_input(f"Answer to question {n} (a number)", value=None, step=1.0,
-                        format="%g", key=key, **cb)
+        st.caption(
+            f"The answer is computed from the shipped model {item['model']}'s weights "
+            f"when the question bank loads" + (f"; answers within ±{tol:g} count." if tol else ".")
+        )
+        st.number_input(
+            f"Answer to question {n} (a number)", value=None, step=1.0, format="%g", key=key, **cb
+        )
     elif kind == "multiple_select":
         st.caption("Tick every statement that is true (several may be).")
         for j, option in enumerate(display_options(item)):
@@ -266,10 +292,15 @@ def answer_widgets(item: dict[str, Any], n: int, key: str, initial: Any = None,
     elif kind == "essay":
         if key not in ss and initial:
             ss[key] = initial
-        st.text_area(f"Your answer to question {n} (at least {item['min_words']} words)",
-                     key=key, height=180, max_chars=MAX_ESSAY_CHARS, **cb,
-                     help=f"Write in full sentences; a list of keywords is capped. At most "
-                          f"{MAX_ESSAY_CHARS:,} characters.")
+        st.text_area(
+            f"Your answer to question {n} (at least {item['min_words']} words)",
+            key=key,
+            height=180,
+            max_chars=MAX_ESSAY_CHARS,
+            **cb,
+            help=f"Write in full sentences; a list of keywords is capped. At most "
+            f"{MAX_ESSAY_CHARS:,} characters.",
+        )
     elif kind == "coding":
         policy = policy or execution_policy()
         if key not in ss:
@@ -282,12 +313,19 @@ def answer_widgets(item: dict[str, Any], n: int, key: str, initial: Any = None,
                 st.warning(policy.problem)
         limit = item.get("time_limit_minutes")
         if limit:
-            st.caption(f"Suggested time: about {limit} minutes. This is advisory only: there "
-                       f"is no timer and nothing is cut off.")
-        st.text_area(code_box_label(n, item, policy), key=key, height=360,
-                     max_chars=MAX_CODE_CHARS, **cb,
-                     help=f"At most {MAX_CODE_CHARS:,} characters (longer code is not graded). "
-                          f"The template alone counts as not answered.")
+            st.caption(
+                f"Suggested time: about {limit} minutes. This is advisory only: there "
+                f"is no timer and nothing is cut off."
+            )
+        st.text_area(
+            code_box_label(n, item, policy),
+            key=key,
+            height=360,
+            max_chars=MAX_CODE_CHARS,
+            **cb,
+            help=f"At most {MAX_CODE_CHARS:,} characters (longer code is not graded). "
+            f"The template alone counts as not answered.",
+        )
 
 
 def collect_answer(item: dict[str, Any], key: str) -> Any:
@@ -317,15 +355,27 @@ def clear_answers(items: list[dict[str, Any]], prefix: str) -> None:
 
 # -- results ----------------------------------------------------------------------------------------
 def show_item_result(item: dict[str, Any], n: int, result: Any) -> None:
-    verdict = ("correct" if result.score >= 1 else "partly correct" if result.score > 0
-               else "not correct" if result.answered else "not answered")
+    verdict = (
+        "correct"
+        if result.score >= 1
+        else "partly correct"
+        if result.score > 0
+        else "not correct"
+        if result.answered
+        else "not answered"
+    )
     details = result.details
     is_essay = item.get("type") == "essay" and "concepts_found" in details
     estimate = " (automatic estimate)" if is_essay and result.answered else ""
-    not_run = (" (not run: graded on structure)" if item.get("tests") and result.answered
-               and not details.get("executed") else "")
-    st.markdown(f"**Question {n}: {result.score:.0%}{estimate}{not_run} ({result.earned:g} of "
-                f"{result.points:g} points), {verdict}.**")
+    not_run = (
+        " (not run: graded on structure)"
+        if item.get("tests") and result.answered and not details.get("executed")
+        else ""
+    )
+    st.markdown(
+        f"**Question {n}: {result.score:.0%}{estimate}{not_run} ({result.earned:g} of "
+        f"{result.points:g} points), {verdict}.**"
+    )
     st.markdown(escape_markdown(result.feedback))
     if is_essay and result.answered:
         essay_claims(details)
@@ -352,29 +402,53 @@ def coding_results(details: dict[str, Any]) -> None:
     tests = details.get("tests") or []
     if details.get("executed") and tests:
         mark = {"passed": "✅ passed", "failed": "❌ failed", "not run": "➖ not run"}
-        rows = [{"test": t["title"], "result": mark.get(t["status"], t["status"]),
-                 "what was checked, or expected and what came back": t["message"]}
-                for t in tests]
-        st.markdown(f"**Tests run in a sandbox: {sum(t['status'] == 'passed' for t in tests)} "
-                    f"of {len(tests)} passed**")
+        rows = [
+            {
+                "test": t["title"],
+                "result": mark.get(t["status"], t["status"]),
+                "what was checked, or expected and what came back": t["message"],
+            }
+            for t in tests
+        ]
+        st.markdown(
+            f"**Tests run in a sandbox: {sum(t['status'] == 'passed' for t in tests)} "
+            f"of {len(tests)} passed**"
+        )
         st.table(pd.DataFrame(rows))
         return
-    rows = [{"rubric item": x["description"], "status": "✅ found",
-             "evidence or reason": x.get("evidence", "")} for x in details.get("rubric_found", [])]
-    rows += [{"rubric item": x["description"], "status": "❌ missing",
-              "evidence or reason": x.get("reason", "")} for x in details.get("rubric_missing", [])]
+    rows = [
+        {
+            "rubric item": x["description"],
+            "status": "✅ found",
+            "evidence or reason": x.get("evidence", ""),
+        }
+        for x in details.get("rubric_found", [])
+    ]
+    rows += [
+        {
+            "rubric item": x["description"],
+            "status": "❌ missing",
+            "evidence or reason": x.get("reason", ""),
+        }
+        for x in details.get("rubric_missing", [])
+    ]
     if rows:
-        title = ("**Not run: the structure of your code, read as a syntax tree**"
-                 if details.get("not_run_reason") else "**Structural rubric (the code is read)**")
+        title = (
+            "**Not run: the structure of your code, read as a syntax tree**"
+            if details.get("not_run_reason")
+            else "**Structural rubric (the code is read)**"
+        )
         st.markdown(title)
         st.table(pd.DataFrame(rows))
 
 
 def essay_claims(details: dict[str, Any]) -> None:
     """The rubric's claims found / missing / contradicted, so a learner can check the estimate."""
-    st.caption("Essay scores are automatic estimates: the grader looks for the rubric's claims "
-               "(a subject and what is said of it, in one clause) and ignores claims that are "
-               "negated or contradicted. Compare your answer with the model answer below.")
+    st.caption(
+        "Essay scores are automatic estimates: the grader looks for the rubric's claims "
+        "(a subject and what is said of it, in one clause) and ignores claims that are "
+        "negated or contradicted. Compare your answer with the model answer below."
+    )
     found = details.get("concepts_found", [])
     missing = details.get("concepts_missing", [])
     against = details.get("concepts_contradicted", [])
@@ -382,8 +456,10 @@ def essay_claims(details: dict[str, Any]) -> None:
     for c in against:
         why = "contradicted by" if c.get("reason") == "contradicted" else "negated in"
         quote = "; ".join(f"“{escape_markdown(e)}”" for e in c.get("evidence", [])[:2])
-        lines.append(f"- ❌ {why} your answer: {escape_markdown(c['name'])}"
-                     + (f" ({quote})" if quote else ""))
+        lines.append(
+            f"- ❌ {why} your answer: {escape_markdown(c['name'])}"
+            + (f" ({quote})" if quote else "")
+        )
     for c in missing:
         hint = f" — {escape_markdown(c['hint'])}" if c.get("hint") else ""
         lines.append(f"- ➖ missing: {escape_markdown(c['name'])}{hint}")
@@ -417,9 +493,15 @@ def _drafts(bank_id: str) -> dict[str, Any]:
 
 def _save_flow(bank_id: str) -> None:
     ss, k = st.session_state, FlowKeys(bank_id)
-    persistence.remember({k.flow_state: {"attempt": ss.get(k.attempt, 0),
-                                         "stage": ss.get(k.stage, "answer"),
-                                         "attempt_id": ss.get(k.attempt_id)}})
+    persistence.remember(
+        {
+            k.flow_state: {
+                "attempt": ss.get(k.attempt, 0),
+                "stage": ss.get(k.stage, "answer"),
+                "attempt_id": ss.get(k.attempt_id),
+            }
+        }
+    )
 
 
 def _on_draft(bank_id: str, attempt: int, item: dict[str, Any]) -> None:
@@ -440,8 +522,9 @@ def _collect(bank_id: str, attempt: int) -> dict[str, Any]:
     saved or loaded are written: another tab's newer draft of an item this tab never touched
     stays as it is."""
     k = FlowKeys(bank_id)
-    answers = {item["id"]: collect_answer(item, k.item(attempt, item["id"]))
-               for item in _items(bank_id)}
+    answers = {
+        item["id"]: collect_answer(item, k.item(attempt, item["id"])) for item in _items(bank_id)
+    }
     drafts = _drafts(bank_id)
     changed = {i: a for i, a in answers.items() if _blank(a) != _blank(drafts.get(i))}
     st.session_state[k.answers] = answers
@@ -479,8 +562,9 @@ def _on_submit(bank_id: str, attempt: int, run_code: bool, from_widgets: bool) -
     _save_flow(bank_id)
     record(bank_id, result.score, result.passed)
     # Redraw the result and the sidebar's progress: only those two fragments rerun, not the page.
-    st.rerun([FINAL_FRAGMENT if bank_id == SUMMATIVE_ID else CHECKPOINT_FRAGMENT,
-              PROGRESS_FRAGMENT])
+    st.rerun(
+        [FINAL_FRAGMENT if bank_id == SUMMATIVE_ID else CHECKPOINT_FRAGMENT, PROGRESS_FRAGMENT]
+    )
 
 
 def _on_retry(bank_id: str, attempt: int) -> None:
@@ -536,9 +620,11 @@ def restore_progress(stored: dict[str, dict[str, Any]]) -> None:
         if mine is None:
             p[bank_id] = dict(entry)
         else:
-            p[bank_id] = {"score": max(mine["score"], entry["score"]),
-                          "passed": mine["passed"] or entry["passed"],
-                          "attempts": max(mine["attempts"], entry["attempts"])}
+            p[bank_id] = {
+                "score": max(mine["score"], entry["score"]),
+                "passed": mine["passed"] or entry["passed"],
+                "attempts": max(mine["attempts"], entry["attempts"]),
+            }
 
 
 def restore_flows(record: persistence.LoadedRecord) -> None:
@@ -552,7 +638,7 @@ def restore_flows(record: persistence.LoadedRecord) -> None:
             continue
         flow = state.get(k.flow_state) or {}
         prefix = f"draft:{bank_id}:"
-        drafts = {key[len(prefix):]: v for key, v in state.items() if key.startswith(prefix)}
+        drafts = {key[len(prefix) :]: v for key, v in state.items() if key.startswith(prefix)}
         ss[k.attempt] = int(flow.get("attempt", 0))
         ss[k.draft] = drafts
         stage = flow.get("stage", "answer")
@@ -587,13 +673,21 @@ def _with_reviews(bank, bank_id: str, result):
     return reviewed
 
 
-def _answer_widgets(bank_id: str, view: dict[str, Any], attempt: int,
-                    policy: ExecutionPolicy) -> None:
+def _answer_widgets(
+    bank_id: str, view: dict[str, Any], attempt: int, policy: ExecutionPolicy
+) -> None:
     k = FlowKeys(bank_id)
     drafts = _drafts(bank_id)
     for n, item in enumerate(view["items"], start=1):
-        answer_widgets(item, n, k.item(attempt, item["id"]), initial=drafts.get(item["id"]),
-                       policy=policy, on_change=_on_draft, args=(bank_id, attempt, item))
+        answer_widgets(
+            item,
+            n,
+            k.item(attempt, item["id"]),
+            initial=drafts.get(item["id"]),
+            policy=policy,
+            on_change=_on_draft,
+            args=(bank_id, attempt, item),
+        )
         st.divider()
 
 
@@ -621,13 +715,20 @@ def _checkpoint_flow(bank_id: str) -> None:
     st.header(view["title"], divider="gray")
     if view.get("intro"):
         st.markdown(escape_markdown(view["intro"]))
-    st.caption(f"Pass mark {view['passing_threshold']:.0%}. Your answers are saved as you give "
-               f"them and stay on this page until you try again.")
+    st.caption(
+        f"Pass mark {view['passing_threshold']:.0%}. Your answers are saved as you give "
+        f"them and stay on this page until you try again."
+    )
     grading_rules()
     _link_saved_attempt(bank_id)
     _answer_widgets(bank_id, view, attempt, policy)
-    st.button("Submit answers", type="primary", key=f"submit_{bank_id}_{attempt}",
-              on_click=_on_submit, args=(bank_id, attempt, policy.enabled, True))
+    st.button(
+        "Submit answers",
+        type="primary",
+        key=f"submit_{bank_id}_{attempt}",
+        on_click=_on_submit,
+        args=(bank_id, attempt, policy.enabled, True),
+    )
     _show_error(bank_id)
     persistence.save_status()  # a failed save is said here, in the fragment that tried
     result = ss.get(k.result)
@@ -638,13 +739,19 @@ def _checkpoint_flow(bank_id: str) -> None:
     (st.success if result.passed else st.warning)(
         f"**{verdict}: {result.score:.0%}** ({result.earned_points:g} of "
         f"{result.total_points:g} points; pass mark {result.passing_threshold:.0%}). "
-        f"{escape_markdown(result.verdict)}")
+        f"{escape_markdown(result.verdict)}"
+    )
     for n, item in enumerate(view["items"], start=1):
         r = result.items[item["id"]]
         with st.expander(f"Question {n}: {r.score:.0%}", expanded=r.score < 1):
             show_item_result(item, n, r)
-    st.button("Try again", key=f"retry_{bank_id}", on_click=_on_retry, args=(bank_id, attempt),
-              help="Clears your answers for a fresh attempt; your best score is kept.")
+    st.button(
+        "Try again",
+        key=f"retry_{bank_id}",
+        on_click=_on_retry,
+        args=(bank_id, attempt),
+        help="Clears your answers for a fresh attempt; your best score is kept.",
+    )
 
 
 def final_assessment(bank_id: str = SUMMATIVE_ID) -> None:
@@ -676,15 +783,25 @@ def _final_flow(bank_id: str) -> None:
     persistence.save_status()  # a failed save is said here, in the fragment that tried
     if stage == "answer":
         _answer_widgets(bank_id, view, attempt, policy)
-        st.button("Review my answers", type="primary", key=f"review_{bank_id}_{attempt}",
-                  on_click=_on_review, args=(bank_id, attempt))
+        st.button(
+            "Review my answers",
+            type="primary",
+            key=f"review_{bank_id}_{attempt}",
+            on_click=_on_review,
+            args=(bank_id, attempt),
+        )
     elif stage == "review":
         _review(bank_id, items)
         _show_error(bank_id)
         c1, c2 = st.columns(2)
         c1.button("Edit my answers", key=f"edit_{bank_id}", on_click=_on_edit, args=(bank_id,))
-        c2.button("Submit final answers", type="primary", key=f"submit_{bank_id}",
-                  on_click=_on_submit, args=(bank_id, attempt, policy.enabled, False))
+        c2.button(
+            "Submit final answers",
+            type="primary",
+            key=f"submit_{bank_id}",
+            on_click=_on_submit,
+            args=(bank_id, attempt, policy.enabled, False),
+        )
     else:
         result = ss.get(k.result)
         if result is None:  # cannot happen through the buttons; recover quietly
@@ -692,19 +809,28 @@ def _final_flow(bank_id: str) -> None:
             st.button("Start the assessment", on_click=_on_edit, args=(bank_id,))
             return
         _final_result(bank, items, _with_reviews(bank, bank_id, result))
-        st.button("Retake the assessment", key=f"retry_{bank_id}", on_click=_on_retry,
-                  args=(bank_id, attempt))
+        st.button(
+            "Retake the assessment",
+            key=f"retry_{bank_id}",
+            on_click=_on_retry,
+            args=(bank_id, attempt),
+        )
 
 
 def _review(bank_id: str, items: list[dict[str, Any]]) -> None:
     answers = st.session_state.get(FlowKeys(bank_id).answers, {})
     st.header("Review your answers", divider="gray")
-    st.markdown("Check each answer before you submit. Submitting grades everything at once; "
-                "you can retake the assessment afterwards.")
+    st.markdown(
+        "Check each answer before you submit. Submitting grades everything at once; "
+        "you can retake the assessment afterwards."
+    )
     unanswered = [n for n, item in enumerate(items, start=1) if not answers.get(item["id"])]
     if unanswered:
-        st.warning("Not answered yet: " + ", ".join(f"question {n}" for n in unanswered)
-                   + ". Unanswered questions score 0.")
+        st.warning(
+            "Not answered yet: "
+            + ", ".join(f"question {n}" for n in unanswered)
+            + ". Unanswered questions score 0."
+        )
     for n, item in enumerate(items, start=1):
         prompt = " ".join(item["prompt"].split())  # one line: the review shows the gist
         short = prompt if len(prompt) <= 160 else prompt[:159].rsplit(" ", 1)[0] + " …"
@@ -728,7 +854,8 @@ def _final_result(bank, items: list[dict[str, Any]], result) -> None:
     (st.success if result.passed else st.warning)(
         f"**{'Passed' if result.passed else 'Not passed'}: {result.score:.0%}** "
         f"({result.earned_points:g} of {result.total_points:g} points; pass mark "
-        f"{result.passing_threshold:.0%}). **{escape_markdown(result.verdict)}**")
+        f"{result.passing_threshold:.0%}). **{escape_markdown(result.verdict)}**"
+    )
 
     def pct(x):
         return "no questions" if x is None else f"{x:.0%}"
@@ -738,8 +865,9 @@ def _final_result(bank, items: list[dict[str, Any]], result) -> None:
     m[1].metric("Implementation", pct(result.implementation_score))
     m[2].metric("Conceptual", pct(result.conceptual_score))
     m[3].metric("Production readiness", pct(result.production_readiness))
-    chart, table = charts.mastery_chart(result.objective_mastery, result.passing_threshold,
-                                        objective_text)
+    chart, table = charts.mastery_chart(
+        result.objective_mastery, result.passing_threshold, objective_text
+    )
     chart_with_table(chart, table, table_label="mastery per objective", expanded=True)
     if result.improvement_areas:
         st.subheader("Focus areas" if not result.passed else "Worth another look")
@@ -747,13 +875,22 @@ def _final_result(bank, items: list[dict[str, Any]], result) -> None:
     st.subheader("Question by question")
     for n, item in enumerate(items, start=1):
         r = result.items[item["id"]]
-        with st.expander(f"Question {n}: {r.score:.0%} ({r.earned:g} of {r.points:g} points)",
-                         expanded=r.score < 1):
+        with st.expander(
+            f"Question {n}: {r.score:.0%} ({r.earned:g} of {r.points:g} points)",
+            expanded=r.score < 1,
+        ):
             show_item_result(item, n, r)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     d1, d2 = st.columns(2)
-    d1.download_button("Download the report (Markdown)", report_markdown(bank, result),
-                       file_name=f"transformer-lab-assessment-{stamp}.md", mime="text/markdown")
-    d2.download_button("Download the result (JSON)", result.to_json(),
-                       file_name=f"transformer-lab-assessment-{stamp}.json",
-                       mime="application/json")
+    d1.download_button(
+        "Download the report (Markdown)",
+        report_markdown(bank, result),
+        file_name=f"transformer-lab-assessment-{stamp}.md",
+        mime="text/markdown",
+    )
+    d2.download_button(
+        "Download the result (JSON)",
+        result.to_json(),
+        file_name=f"transformer-lab-assessment-{stamp}.json",
+        mime="application/json",
+    )

@@ -57,8 +57,11 @@ class BackMsgFilter:
                 if message.get("type") == "websocket.receive":
                     kind = blocked_kind(message.get("bytes"))
                     if kind is not None:
-                        LOG.warning("Dropped a %s message from a client: it would affect every "
-                                    "session of this server", kind)
+                        LOG.warning(
+                            "Dropped a %s message from a client: it would affect every "
+                            "session of this server",
+                            kind,
+                        )
                         continue
                 return message
 

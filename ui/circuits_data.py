@@ -10,8 +10,8 @@ claim: on random weights they say that nothing stands out.
 from __future__ import annotations
 
 import functools
-
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -104,8 +104,10 @@ def corpus_successors(key: ModelKey, token_id: int, k: int = TOP_K) -> list[dict
     bigrams = bigrams_for(key)
     if bigrams is None:
         return None
-    return [{"id": i, "count": c, "share": s, "text": token_text(key, i)}
-            for i, c, s in bigrams.successors(int(token_id), k)]
+    return [
+        {"id": i, "count": c, "share": s, "text": token_text(key, i)}
+        for i, c, s in bigrams.successors(int(token_id), k)
+    ]
 
 
 @st.cache_data(max_entries=8, show_spinner="Comparing the direct path with the corpus…")
@@ -119,30 +121,47 @@ def agreement(key: ModelKey) -> dict[str, Any] | None:
     return out
 
 
-def direct_path_sentence(key: ModelKey, token_id: int, top: Sequence[dict],
-                         successors: Sequence[dict] | None, agree: dict | None) -> str:
+def direct_path_sentence(
+    key: ModelKey,
+    token_id: int,
+    top: Sequence[dict],
+    successors: Sequence[dict] | None,
+    agree: dict | None,
+) -> str:
     first = top[0]
-    lead = (f"After {shown(key, token_id)} the direct path alone predicts "
-            f"{shown(key, first['id'])} first (logit {first['logit']:+.2f})")
+    lead = (
+        f"After {shown(key, token_id)} the direct path alone predicts "
+        f"{shown(key, first['id'])} first (logit {first['logit']:+.2f})"
+    )
     if successors:
         corpus_ids = [s["id"] for s in successors]
         overlap = len({t["id"] for t in top} & set(corpus_ids))
         best = successors[0]
         same = first["id"] == best["id"]
-        lead += (f"; the corpus's most frequent successor is {shown(key, best['id'])} "
-                 f"({best['share']:.0%} of its successors), "
-                 f"{'the same token' if same else 'a different token'}, and {overlap} of the "
-                 f"top {len(top)} appear in both lists")
+        lead += (
+            f"; the corpus's most frequent successor is {shown(key, best['id'])} "
+            f"({best['share']:.0%} of its successors), "
+            f"{'the same token' if same else 'a different token'}, and {overlap} of the "
+            f"top {len(top)} appear in both lists"
+        )
     if agree is not None:
-        ratio = agree["top1"] / agree["unigram_baseline_top1"] if agree[
-            "unigram_baseline_top1"] > 0 else float("inf")
-        verdict = ("a learned bigram table" if agree["top1"] >= 2 * agree["unigram_baseline_top1"]
-                   and agree["top1"] >= 0.1 else
-                   "no better than always guessing the most frequent token" if ratio <= 1.2 else
-                   "somewhat better than the unigram guess")
-        lead += (f". Over {agree['n_tokens']:,} frequent tokens, its top-1 matches the corpus "
-                 f"{agree['top1']:.0%} of the time against {agree['unigram_baseline_top1']:.0%} "
-                 f"for always guessing {shown(key, agree['unigram_token'])}: {verdict}")
+        ratio = (
+            agree["top1"] / agree["unigram_baseline_top1"]
+            if agree["unigram_baseline_top1"] > 0
+            else float("inf")
+        )
+        verdict = (
+            "a learned bigram table"
+            if agree["top1"] >= 2 * agree["unigram_baseline_top1"] and agree["top1"] >= 0.1
+            else "no better than always guessing the most frequent token"
+            if ratio <= 1.2
+            else "somewhat better than the unigram guess"
+        )
+        lead += (
+            f". Over {agree['n_tokens']:,} frequent tokens, its top-1 matches the corpus "
+            f"{agree['top1']:.0%} of the time against {agree['unigram_baseline_top1']:.0%} "
+            f"for always guessing {shown(key, agree['unigram_token'])}: {verdict}"
+        )
     return lead + "."
 
 
@@ -182,29 +201,35 @@ def previous_sentence(scores: np.ndarray, baseline: float | None) -> str:
     s = float(scores[l, h])
     if baseline is None:
         return "The input has one token: no query has a previous token to attend to."
-    verdict = {"strong": "a previous-token head",
-               "weak": "a weak preference for the previous token, not a clean previous-token "
-                       "head",
-               "none": "too close to uniform attention to call it a previous-token head"}[
-        _job(s, baseline)]
-    return (f"Head {l}.{h} puts {s:.2f} of its attention on the previous token on average, "
-            f"against {baseline:.2f} for uniform attention: {verdict}.")
+    verdict = {
+        "strong": "a previous-token head",
+        "weak": "a weak preference for the previous token, not a clean previous-token head",
+        "none": "too close to uniform attention to call it a previous-token head",
+    }[_job(s, baseline)]
+    return (
+        f"Head {l}.{h} puts {s:.2f} of its attention on the previous token on average, "
+        f"against {baseline:.2f} for uniform attention: {verdict}."
+    )
 
 
 def induction_sentence(scores: np.ndarray | None, baseline: float | None) -> str:
     if scores is None or baseline is None:
-        return ("No token of this input occurs twice, so there is nothing for an induction "
-                "head to do and no induction score: choose the preset “random tokens, "
-                "repeated twice” in the sidebar.")
+        return (
+            "No token of this input occurs twice, so there is nothing for an induction "
+            "head to do and no induction score: choose the preset “random tokens, "
+            "repeated twice” in the sidebar."
+        )
     l, h = np.unravel_index(int(np.argmax(scores)), scores.shape)
     s = float(scores[l, h])
-    verdict = {"strong": "an induction head",
-               "weak": "a weak induction preference",
-               "none": ("too close to uniform attention to call it an induction head on "
-                        "this input")}[
-        _job(s, baseline)]
-    return (f"Head {l}.{h} attends to the token after the earlier copy with weight {s:.2f} on "
-            f"average, against {baseline:.2f} for uniform attention: {verdict}.")
+    verdict = {
+        "strong": "an induction head",
+        "weak": "a weak induction preference",
+        "none": ("too close to uniform attention to call it an induction head on this input"),
+    }[_job(s, baseline)]
+    return (
+        f"Head {l}.{h} attends to the token after the earlier copy with weight {s:.2f} on "
+        f"average, against {baseline:.2f} for uniform attention: {verdict}."
+    )
 
 
 # -- 3. OV circuit ------------------------------------------------------------------------------
@@ -215,8 +240,9 @@ def copying(key: ModelKey) -> dict[str, Any]:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def ov_outputs(key: ModelKey, layer: int, head: int, token_id: int,
-               k: int = TOP_K) -> list[dict[str, Any]]:
+def ov_outputs(
+    key: ModelKey, layer: int, head: int, token_id: int, k: int = TOP_K
+) -> list[dict[str, Any]]:
     rows = ov_top(get_model(key), int(layer), int(head), int(token_id), k)
     return [{**r, "text": token_text(key, r["id"])} for r in rows]
 
@@ -228,16 +254,19 @@ def copying_sentence(cop: dict[str, Any]) -> str:
     top1 = float(np.asarray(cop["self_top1"])[l, h])
     chance = float(cop["self_top1_chance"])
     if n == 0:
-        return (f"No head scores above {COPYING_MIN}: the highest, {l}.{h}, has "
-                f"{float(e[l, h]):+.2f} (random weights give about 0), so no head's OV circuit "
-                f"copies the token it attends to.")
-    return (f"{n} of {e.size} heads score above {COPYING_MIN}; the highest, {l}.{h} at "
-            f"{float(e[l, h]):+.2f}, makes the attended token its own top output for "
-            f"{top1:.0%} of sampled tokens (chance {chance:.2%}): a copying head.")
+        return (
+            f"No head scores above {COPYING_MIN}: the highest, {l}.{h}, has "
+            f"{float(e[l, h]):+.2f} (random weights give about 0), so no head's OV circuit "
+            f"copies the token it attends to."
+        )
+    return (
+        f"{n} of {e.size} heads score above {COPYING_MIN}; the highest, {l}.{h} at "
+        f"{float(e[l, h]):+.2f}, makes the attended token its own top output for "
+        f"{top1:.0%} of sampled tokens (chance {chance:.2%}): a copying head."
+    )
 
 
-def ov_sentence(key: ModelKey, layer: int, head: int, token_id: int,
-                rows: Sequence[dict]) -> str:
+def ov_sentence(key: ModelKey, layer: int, head: int, token_id: int, rows: Sequence[dict]) -> str:
     ids = [r["id"] for r in rows]
     where = ids.index(token_id) + 1 if token_id in ids else None
     if where == 1:
@@ -246,8 +275,10 @@ def ov_sentence(key: ModelKey, layer: int, head: int, token_id: int,
         tail = f"the token itself is number {where} of the top {len(ids)}"
     else:
         tail = f"the token itself is not in the top {len(ids)}: no copying of this token"
-    return (f"When head {layer}.{head} attends to {shown(key, token_id)}, it raises the logit "
-            f"of {shown(key, ids[0])} most ({rows[0]['logit']:+.2f}); {tail}.")
+    return (
+        f"When head {layer}.{head} attends to {shown(key, token_id)}, it raises the logit "
+        f"of {shown(key, ids[0])} most ({rows[0]['logit']:+.2f}); {tail}."
+    )
 
 
 # -- 4. positional QK ---------------------------------------------------------------------------
@@ -261,9 +292,11 @@ def previous_shares(key: ModelKey, n: int, layer: int = 0) -> dict[str, Any]:
     """Each layer-0 head's previous_share (and previous_attention) over ``n`` positions."""
     model = get_model(key)
     rows = [positional_pattern(model, layer, h, int(n)) for h in range(key.config.n_head)]
-    return {"previous_share": [r["previous_share"] for r in rows],
-            "previous_attention": [r["previous_attention"] for r in rows],
-            "uniform_previous": rows[0]["uniform_previous"]}
+    return {
+        "previous_share": [r["previous_share"] for r in rows],
+        "previous_attention": [r["previous_attention"] for r in rows],
+        "uniform_previous": rows[0]["uniform_previous"],
+    }
 
 
 def positional_sentence(shares: dict[str, Any], n: int) -> str:
@@ -272,15 +305,19 @@ def positional_sentence(shares: dict[str, Any], n: int) -> str:
     h = int(np.argmax(vals))
     v = float(vals[h])
     if _job(v, base) == "strong":
-        verdict = ("position alone makes it a previous-token head: it needs no token "
-                   "information to find the previous position")
+        verdict = (
+            "position alone makes it a previous-token head: it needs no token "
+            "information to find the previous position"
+        )
     elif _job(v, base) == "weak":
         verdict = "a weak positional lean towards the previous position"
     else:
         verdict = "no layer-0 head prefers the previous position by position alone"
-    return (f"Over the first {n} positions, head 0.{h}'s positional scores peak at the previous "
-            f"position for {v:.0%} of queries, against {base:.0%} for a head with no positional "
-            f"preference: {verdict}.")
+    return (
+        f"Over the first {n} positions, head 0.{h}'s positional scores peak at the previous "
+        f"position for {v:.0%} of queries, against {base:.0%} for a head with no positional "
+        f"preference: {verdict}."
+    )
 
 
 # -- 5. composition -----------------------------------------------------------------------------
@@ -302,11 +339,13 @@ def previous_head_elsewhere(scores: dict[str, Any] | None) -> str | None:
     layer, head = (int(i) for i in np.unravel_index(int(np.argmax(prev)), prev.shape))
     if layer == 0 or prev[layer, head] < JOB_MIN_SCORE:
         return None
-    return (f"On this model and input the strongest previous-token head is {layer}.{head} "
-            f"(score {prev[layer, head]:.2f}; best in layer 0: {prev[0].max():.2f}). It sits in "
-            f"layer {layer}, whose input already holds what earlier layers wrote, so its "
-            "positional part is not W_pos·QK·W_posᵀ alone: this section reads layer 0 only. "
-            "Section 5 shows which later heads read what it writes.")
+    return (
+        f"On this model and input the strongest previous-token head is {layer}.{head} "
+        f"(score {prev[layer, head]:.2f}; best in layer 0: {prev[0].max():.2f}). It sits in "
+        f"layer {layer}, whose input already holds what earlier layers wrote, so its "
+        "positional part is not W_pos·QK·W_posᵀ alone: this section reads layer 0 only. "
+        "Section 5 shows which later heads read what it writes."
+    )
 
 
 def default_earlier_layer(scores: dict[str, Any] | None, n_layer: int) -> int:
@@ -324,16 +363,27 @@ def composition_sentence(comp: dict[str, Any], scores: dict[str, Any] | None = N
         s = np.asarray(comp[kind])
         ratio = s / comp["baseline"][kind]
         a, j, b = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
-        cand = (float(ratio[a, j, b]), kind, int(a), int(comp["later_layers"][j]), int(b),
-                float(s[a, j, b]))
+        cand = (
+            float(ratio[a, j, b]),
+            kind,
+            int(a),
+            int(comp["later_layers"][j]),
+            int(b),
+            float(s[a, j, b]),
+        )
         best = cand if best is None or cand[0] > best[0] else best
     ratio, kind, a, lb, b, value = best
     la = int(comp.get("earlier_layer", 0))
     base = comp["baseline"][kind]
-    lead = (f"The strongest composition is {kind.upper()}: head {la}.{a} → head {lb}.{b} at "
-            f"{value:.2f}, {ratio:.1f} × the random-matrix baseline {base:.2f}")
-    lead += (": nothing stands far above what random matrices give." if ratio < COMPOSITION_STRONG
-             else ".")
+    lead = (
+        f"The strongest composition is {kind.upper()}: head {la}.{a} → head {lb}.{b} at "
+        f"{value:.2f}, {ratio:.1f} × the random-matrix baseline {base:.2f}"
+    )
+    lead += (
+        ": nothing stands far above what random matrices give."
+        if ratio < COMPOSITION_STRONG
+        else "."
+    )
     return lead + _induction_link(comp, scores)
 
 
@@ -352,18 +402,22 @@ def _induction_link(comp: dict[str, Any], scores: dict[str, Any] | None) -> str:
     a = int(np.argmax(prev[la]))
     k = float(np.asarray(comp["k"])[a, later.index(lb), b])
     base = float(comp["baseline"]["k"])
-    return (f" The induction circuit: the keys of induction head {lb}.{b} (score "
-            f"{ind[lb, b]:.2f}) read what head {la}.{a} wrote (layer {la}'s strongest "
-            f"previous-token head, {prev[la, a]:.2f}) with K-composition {k:.2f}, "
-            f"{k / base:.1f} × the baseline.")
+    return (
+        f" The induction circuit: the keys of induction head {lb}.{b} (score "
+        f"{ind[lb, b]:.2f}) read what head {la}.{a} wrote (layer {la}'s strongest "
+        f"previous-token head, {prev[la, a]:.2f}) with K-composition {k:.2f}, "
+        f"{k / base:.1f} × the baseline."
+    )
 
 
 # -- 6. direct logit attribution ----------------------------------------------------------------
 @st.cache_data(max_entries=64, show_spinner=False)
-def attribution(key: ModelKey, token_ids: tuple[int, ...], position: int,
-                target_id: int) -> dict[str, Any]:
-    return head_logit_attribution(get_model(key), get_trace(key, token_ids), int(position),
-                                  int(target_id))
+def attribution(
+    key: ModelKey, token_ids: tuple[int, ...], position: int, target_id: int
+) -> dict[str, Any]:
+    return head_logit_attribution(
+        get_model(key), get_trace(key, token_ids), int(position), int(target_id)
+    )
 
 
 def top_prediction(key: ModelKey, token_ids: tuple[int, ...], position: int) -> int:
@@ -381,22 +435,27 @@ def attribution_sentence(key: ModelKey, dla: dict[str, Any], position_label: str
         hn, hv = max(heads, key=lambda t: t[1])
         head_part = f"; the head that raises it most is {hn} ({hv:+.2f})"
     share_text = f", {share:.0%} of the logit" if share is not None and 0 < share <= 1.5 else ""
-    return (f"At position {position_label} the logit of {shown(key, dla['target_id'])} is "
-            f"{dla['logit']:.2f}; the largest single term is {names[up]} "
-            f"({values[up]:+.2f}{share_text}){head_part}; the {len(values)} terms add up to the "
-            f"logit within {dla['sum_error']:.1e}.")
+    return (
+        f"At position {position_label} the logit of {shown(key, dla['target_id'])} is "
+        f"{dla['logit']:.2f}; the largest single term is {names[up]} "
+        f"({values[up]:+.2f}{share_text}){head_part}; the {len(values)} terms add up to the "
+        f"logit within {dla['sum_error']:.1e}."
+    )
 
 
 # -- 7. ablation --------------------------------------------------------------------------------
 @st.cache_data(max_entries=64, show_spinner=False)
-def ablation(key: ModelKey, token_ids: tuple[int, ...], layer: int, head: int,
-             mode: str) -> dict[str, Any]:
+def ablation(
+    key: ModelKey, token_ids: tuple[int, ...], layer: int, head: int, mode: str
+) -> dict[str, Any]:
     from core.ablation import ablate_head
 
     out = ablate_head(get_model(key), list(token_ids), int(layer), int(head), mode)
-    return {k: (np.asarray(v) if k == "per_position_delta" else float(v))
-            for k, v in out.items() if k in ("loss_before", "loss_after", "delta",
-                                             "per_position_delta")}
+    return {
+        k: (np.asarray(v) if k == "per_position_delta" else float(v))
+        for k, v in out.items()
+        if k in ("loss_before", "loss_after", "delta", "per_position_delta")
+    }
 
 
 @st.cache_data(max_entries=16, show_spinner="Ablating every head…")
@@ -411,8 +470,12 @@ def ablation_sentence(table: np.ndarray, mode: str, loss_before: float) -> str:
     d = float(table[l, h])
     n_small = int((np.abs(table) < 0.02).sum())
     if d < 0.05:
-        return (f"No head matters much on this input: {mode}-ablating any one of them raises "
-                f"the loss (now {loss_before:.2f} nats) by at most {d:+.3f} nats.")
-    return (f"{mode.capitalize()}-ablating head {l}.{h} hurts most: the loss rises by {d:+.2f} "
-            f"nats from {loss_before:.2f}; for {n_small} of {table.size} heads the change is "
-            f"below 0.02 nats.")
+        return (
+            f"No head matters much on this input: {mode}-ablating any one of them raises "
+            f"the loss (now {loss_before:.2f} nats) by at most {d:+.3f} nats."
+        )
+    return (
+        f"{mode.capitalize()}-ablating head {l}.{h} hurts most: the loss rises by {d:+.2f} "
+        f"nats from {loss_before:.2f}; for {n_small} of {table.size} heads the change is "
+        f"below 0.02 nats."
+    )

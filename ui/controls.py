@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import streamlit as st
@@ -40,8 +40,12 @@ MAX_INPUT_TOKENS = 64
 #: With the cache sizes below, the interpretable side holds at most
 #: MODEL_CACHE × max_model_bytes + TRACE_CACHE × (a trace, ≤ max_activation_bytes / 2) and runs
 #: at most MAX_CONCURRENT_RUNS passes at once; see bench/bench_memory.py for the measured RSS.
-APP_BUDGET = ResourceBudget(max_parameters=12_000_000, max_model_bytes=64 * 1024**2,
-                            max_activation_bytes=48 * 1024**2, analysis_tokens=MAX_INPUT_TOKENS)
+APP_BUDGET = ResourceBudget(
+    max_parameters=12_000_000,
+    max_model_bytes=64 * 1024**2,
+    max_activation_bytes=48 * 1024**2,
+    analysis_tokens=MAX_INPUT_TOKENS,
+)
 MODEL_CACHE = 2
 TRACE_CACHE = 8
 MAX_CONCURRENT_RUNS = 2
@@ -56,25 +60,33 @@ SOURCE_REPEAT = f"Preset: {REPEAT_HALF_LENGTH} random tokens, repeated twice"
 SOURCE_SPEC = "Preset: the spec's ids 1, 15, 27, 89, 156, 234, 445, 567"
 SOURCES = (SOURCE_TEXT, SOURCE_TYPED, SOURCE_WIKI, SOURCE_NAME, SOURCE_REPEAT, SOURCE_SPEC)
 #: A sentence from a held-out WikiText-2 article (neither trained model saw it; CC BY-SA 3.0).
-WIKI_SENTENCE = ("Asahi was a pre-dreadnought battleship built for the Imperial Japanese Navy in "
-                 "the late 1890s. As Japan lacked the industrial capacity to build such warships "
-                 "itself, the ship was designed and built in the United Kingdom.")
+WIKI_SENTENCE = (
+    "Asahi was a pre-dreadnought battleship built for the Imperial Japanese Navy in "
+    "the late 1890s. As Japan lacked the industrial capacity to build such warships "
+    "itself, the ship was designed and built in the United Kingdom."
+)
 #: An invented name the tokenizer splits into several pieces, written twice: the second time, an
 #: induction head can copy each piece from the first.
-NAME_SENTENCE = ("Anneliese Vanderbilt wrote the report in May. When the board met in June, "
-                 "Anneliese Vanderbilt presented it.")
+NAME_SENTENCE = (
+    "Anneliese Vanderbilt wrote the report in May. When the board met in June, "
+    "Anneliese Vanderbilt presented it."
+)
 WEIGHT_SCALES = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 #: The random baseline's defaults: the spec's 4 layers × 8 heads, d_model 256, weight scale 0.02,
 #: with the bundled tokenizer's 4,096-token vocabulary so the same text runs on every model.
-DEFAULT_CONFIG = TransformerConfig(vocab_size=4096, n_positions=256, n_embd=256, n_layer=4,
-                                   n_head=8, init_std=0.02)
+DEFAULT_CONFIG = TransformerConfig(
+    vocab_size=4096, n_positions=256, n_embd=256, n_layer=4, n_head=8, init_std=0.02
+)
 #: The trained model a learner starts on: the lesson's 4-layer model when it is shipped.
-DEFAULT_MODEL = ("attn-only-4l" if "attn-only-4l" in TRAINED_MODELS
-                 else (TRAINED_MODELS[0] if TRAINED_MODELS else RANDOM))
+DEFAULT_MODEL = (
+    "attn-only-4l"
+    if "attn-only-4l" in TRAINED_MODELS
+    else (TRAINED_MODELS[0] if TRAINED_MODELS else RANDOM)
+)
 
 
-@lru_cache(maxsize=None)
+@cache
 def trained_config(name: str) -> TransformerConfig:
     """The config of a shipped trained model, read from its folder (no weights loaded)."""
     return read_trained_config(name)
@@ -102,8 +114,10 @@ def model_label(name: str, config: TransformerConfig | None = None, seed: int = 
     if name == RANDOM:
         if config is None:
             return "Random weights (the spec's initialisation)"
-        return (f"random weights: {config.n_layer} layers × {config.n_head} heads, d_model "
-                f"{config.n_embd}, weight scale {config.init_std:g}, seed {seed}")
+        return (
+            f"random weights: {config.n_layer} layers × {config.n_head} heads, d_model "
+            f"{config.n_embd}, weight scale {config.init_std:g}, seed {seed}"
+        )
     cfg = trained_config(name)
     return f"Trained: {cfg.n_layer} layers × {cfg.n_head} heads, d_model {cfg.n_embd} ({name})"
 
@@ -141,14 +155,26 @@ def _default_settings() -> LabSettings:
 
 #: Widget keys of the sidebar form, by the field they edit.
 _W = {
-    "model": "lab_w_model", "n_layer": "lab_w_n_layer", "n_head": "lab_w_n_head",
-    "n_embd": "lab_w_n_embd", "vocab_size": "lab_w_vocab", "n_positions": "lab_w_n_positions",
-    "init_std": "lab_w_init_std", "seed": "lab_w_seed", "tokens": "lab_w_tokens",
-    "text": "lab_w_text", "source": "lab_w_source",
+    "model": "lab_w_model",
+    "n_layer": "lab_w_n_layer",
+    "n_head": "lab_w_n_head",
+    "n_embd": "lab_w_n_embd",
+    "vocab_size": "lab_w_vocab",
+    "n_positions": "lab_w_n_positions",
+    "init_std": "lab_w_init_std",
+    "seed": "lab_w_seed",
+    "tokens": "lab_w_tokens",
+    "text": "lab_w_text",
+    "source": "lab_w_source",
 }
-_LABELS = {"n_layer": "Layers", "n_head": "Heads per layer", "n_embd": "Width (d_model)",
-           "vocab_size": "Vocabulary size", "n_positions": "Context (n_positions)",
-           "seed": "Seed"}
+_LABELS = {
+    "n_layer": "Layers",
+    "n_head": "Heads per layer",
+    "n_embd": "Width (d_model)",
+    "vocab_size": "Vocabulary size",
+    "n_positions": "Context (n_positions)",
+    "seed": "Seed",
+}
 _CONFIG_FIELDS = ("n_layer", "n_head", "n_embd", "vocab_size", "n_positions")
 
 #: The accepted settings (a :class:`LabSettings`; not a widget key, so it survives page changes).
@@ -194,7 +220,8 @@ def _encode_text(text: str, config: TransformerConfig, max_tokens: int) -> list[
             f"Text is split into tokens by the bundled tokenizer, whose ids run from 0 to "
             f"{TextTokenizer.VOCAB_SIZE - 1}; this random model's vocabulary has "
             f"{config.vocab_size} tokens. Set Vocabulary size to {TextTokenizer.VOCAB_SIZE} "
-            f"to use text, or choose 'Token ids typed below'.")
+            f"to use text, or choose 'Token ids typed below'."
+        )
     if not text or not text.strip():
         raise ValidationError("The text box is empty: type a sentence, or choose a preset.")
     ids = get_tokenizer().encode(text)
@@ -202,7 +229,8 @@ def _encode_text(text: str, config: TransformerConfig, max_tokens: int) -> list[
         raise ValidationError(
             f"The text is {len(ids)} tokens long; this page accepts at most {max_tokens}. "
             f"Shorten it (the first {max_tokens} tokens end with "
-            f"\"{get_tokenizer().decode(ids[max_tokens - 8:max_tokens]).strip()}\").")
+            f'"{get_tokenizer().decode(ids[max_tokens - 8 : max_tokens]).strip()}").'
+        )
     return ids
 
 
@@ -212,8 +240,9 @@ def _apply() -> None:
     try:
         name = ss[_W["model"]]
         if name == RANDOM:
-            config = TransformerConfig(**{f: _whole(f) for f in _CONFIG_FIELDS},
-                                       init_std=float(ss[_W["init_std"]]))
+            config = TransformerConfig(
+                **{f: _whole(f) for f in _CONFIG_FIELDS}, init_std=float(ss[_W["init_std"]])
+            )
             APP_BUDGET.check(config)  # raises with the estimate and the limit when over budget
             key = ModelKey(RANDOM, config, _whole("seed"))
         else:
@@ -235,7 +264,8 @@ def _apply() -> None:
             ids = repeated_random_ids(config.vocab_size, REPEAT_HALF_LENGTH, key.seed)
         elif source in (SOURCE_TEXT, SOURCE_WIKI, SOURCE_NAME):
             text = {SOURCE_WIKI: WIKI_SENTENCE, SOURCE_NAME: NAME_SENTENCE}.get(
-                source, ss.get(_W["text"]))
+                source, ss.get(_W["text"])
+            )
             ids = _encode_text(text, config, max_tokens)
         else:
             ids = parse_token_text(ss[_W["tokens"]], config.vocab_size, max_tokens)
@@ -262,8 +292,12 @@ def _apply() -> None:
 
 def settings_to_dict(settings: LabSettings) -> dict[str, Any]:
     """The accepted settings as JSON data, for the learner's record."""
-    data = {"model": settings.key.name, "seed": settings.key.seed,
-            "token_ids": list(settings.token_ids), "text": settings.text}
+    data = {
+        "model": settings.key.name,
+        "seed": settings.key.seed,
+        "token_ids": list(settings.token_ids),
+        "text": settings.text,
+    }
     if not settings.key.is_trained:
         data["config"] = asdict(settings.key.config)
     return data
@@ -304,8 +338,9 @@ def restore_settings(data: Any) -> None:
     try:
         ss[SETTINGS_KEY] = settings_from_dict(data if isinstance(data, dict) else {})
     except ValidationError as err:
-        persistence.notify(f"Your saved model settings were not restored: {err}. The "
-                           f"default model is shown.")
+        persistence.notify(
+            f"Your saved model settings were not restored: {err}. The default model is shown."
+        )
 
 
 def restore(record: persistence.LoadedRecord) -> None:
@@ -352,57 +387,114 @@ def model_sidebar() -> LabSettings:
     with st.sidebar.form("lab_model_form"):
         st.markdown("**Model and input**")
         st.selectbox(
-            "Model", model_options(), key=_W["model"],
+            "Model",
+            model_options(),
+            key=_W["model"],
             format_func=lambda name: model_label(name),
             help="The trained models were trained for this lesson (attention only, no "
-                 "LayerNorm, no MLP, so every decomposition stays exact). Random weights are "
-                 "the spec's untrained model, a baseline whose size you set below.")
-        st.radio("Input", SOURCES, key=_W["source"],
-                 help="A preset replaces the boxes below when you apply. Random tokens repeated "
-                      "twice is the classic probe for induction heads (trained models have "
-                      "them; random weights do not).")
-        st.text_area("Text (split into tokens by the bundled tokenizer)", key=_W["text"],
-                     height=90, help=f"Any text up to {MAX_INPUT_TOKENS} tokens. Used when "
-                                     f"Input is 'Text typed below'.")
-        st.text_area("Token ids (comma or space separated)", key=_W["tokens"], height=68,
-                     help=f"Whole numbers from 0 to vocabulary − 1, at most {MAX_INPUT_TOKENS}. "
-                          f"Used when Input is 'Token ids typed below'.")
+            "LayerNorm, no MLP, so every decomposition stays exact). Random weights are "
+            "the spec's untrained model, a baseline whose size you set below.",
+        )
+        st.radio(
+            "Input",
+            SOURCES,
+            key=_W["source"],
+            help="A preset replaces the boxes below when you apply. Random tokens repeated "
+            "twice is the classic probe for induction heads (trained models have "
+            "them; random weights do not).",
+        )
+        st.text_area(
+            "Text (split into tokens by the bundled tokenizer)",
+            key=_W["text"],
+            height=90,
+            help=f"Any text up to {MAX_INPUT_TOKENS} tokens. Used when "
+            f"Input is 'Text typed below'.",
+        )
+        st.text_area(
+            "Token ids (comma or space separated)",
+            key=_W["tokens"],
+            height=68,
+            help=f"Whole numbers from 0 to vocabulary − 1, at most {MAX_INPUT_TOKENS}. "
+            f"Used when Input is 'Token ids typed below'.",
+        )
         with st.expander("Random-weights model (used when Model is Random weights)"):
             c1, c2 = st.columns(2)
             # value=None: an emptied box reads as None and is refused, never silently replaced.
-            c1.number_input("Layers (n_layer)", min_value=1, max_value=96, step=1, value=None,
-                            key=_W["n_layer"],
-                            help="Attention-only layers, each reading the stream.")
-            c2.number_input("Heads per layer (n_head)", min_value=1, max_value=128, step=1,
-                            value=None, key=_W["n_head"],
-                            help="d_model must divide evenly by n_head.")
-            c1.number_input("Width (d_model)", min_value=2, max_value=16384, step=2, value=None,
-                            key=_W["n_embd"],
-                            help="d_model (n_embd): size of the residual stream; even.")
-            c2.number_input("Vocabulary size", min_value=2, max_value=200_000, step=1,
-                            value=None, key=_W["vocab_size"],
-                            help="Token ids run from 0 to vocabulary − 1. Text needs the "
-                                 f"tokenizer's {TextTokenizer.VOCAB_SIZE:,}.")
-            c1.number_input("Context (n_positions)", min_value=1, max_value=8192, step=1,
-                            value=None, key=_W["n_positions"],
-                            help="Longest input the model accepts.")
-            c2.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, value=None,
-                            key=_W["seed"], help="Same seed, same random weights.")
+            c1.number_input(
+                "Layers (n_layer)",
+                min_value=1,
+                max_value=96,
+                step=1,
+                value=None,
+                key=_W["n_layer"],
+                help="Attention-only layers, each reading the stream.",
+            )
+            c2.number_input(
+                "Heads per layer (n_head)",
+                min_value=1,
+                max_value=128,
+                step=1,
+                value=None,
+                key=_W["n_head"],
+                help="d_model must divide evenly by n_head.",
+            )
+            c1.number_input(
+                "Width (d_model)",
+                min_value=2,
+                max_value=16384,
+                step=2,
+                value=None,
+                key=_W["n_embd"],
+                help="d_model (n_embd): size of the residual stream; even.",
+            )
+            c2.number_input(
+                "Vocabulary size",
+                min_value=2,
+                max_value=200_000,
+                step=1,
+                value=None,
+                key=_W["vocab_size"],
+                help="Token ids run from 0 to vocabulary − 1. Text needs the "
+                f"tokenizer's {TextTokenizer.VOCAB_SIZE:,}.",
+            )
+            c1.number_input(
+                "Context (n_positions)",
+                min_value=1,
+                max_value=8192,
+                step=1,
+                value=None,
+                key=_W["n_positions"],
+                help="Longest input the model accepts.",
+            )
+            c2.number_input(
+                "Seed",
+                min_value=0,
+                max_value=2**31 - 1,
+                step=1,
+                value=None,
+                key=_W["seed"],
+                help="Same seed, same random weights.",
+            )
             st.select_slider(
-                "Weight scale (init std)", options=WEIGHT_SCALES, key=_W["init_std"],
+                "Weight scale (init std)",
+                options=WEIGHT_SCALES,
+                key=_W["init_std"],
                 help="Standard deviation of the random weights (the spec uses 0.02). Each head "
-                     "writes x·OVᵀ with OV = W_O W_V, which grows with the square of this "
-                     "scale: above about 0.05 the stream grows several times per layer, and "
-                     "with many layers it overflows (the app then refuses the model).")
+                "writes x·OVᵀ with OV = W_O W_V, which grows with the square of this "
+                "scale: above about 0.05 the stream grows several times per layer, and "
+                "with many layers it overflows (the app then refuses the model).",
+            )
             st.caption(
                 f"Budget on this server: {APP_BUDGET.max_parameters:,} parameters, "
                 f"{format_bytes(APP_BUDGET.max_model_bytes)} per model and "
-                f"{format_bytes(APP_BUDGET.max_activation_bytes)} per analysis pass.")
+                f"{format_bytes(APP_BUDGET.max_activation_bytes)} per analysis pass."
+            )
         st.form_submit_button("Apply", type="primary", on_click=_apply, width="stretch")
     labels = token_labels(key, settings.token_ids)
     st.sidebar.caption(
         f"**Running:** {key.label}. **Input**, {len(labels)} tokens (position · token): "
-        + ", ".join(f"`{lab}`" for lab in labels))
+        + ", ".join(f"`{lab}`" for lab in labels)
+    )
     return settings
 
 
@@ -410,8 +502,11 @@ def show_settings_error() -> None:
     """The refusal of the last submission, if any, on the main page."""
     message = settings_error()
     if message:
-        st.error(f"**Not applied.** {message}\n\nThe page still shows the last accepted model "
-                 f"and input; fix the value in the sidebar and press Apply.", icon="⚠️")
+        st.error(
+            f"**Not applied.** {message}\n\nThe page still shows the last accepted model "
+            f"and input; fix the value in the sidebar and press Apply.",
+            icon="⚠️",
+        )
 
 
 # -- cached, shared across sessions (read-only after creation) ---------------------------------
@@ -470,13 +565,17 @@ def comparison_keys(settings: LabSettings) -> tuple[ModelKey, ModelKey] | str:
         return "No trained model is shipped with this copy of the lab."
     trained = ModelKey(DEFAULT_MODEL, trained_config(DEFAULT_MODEL), 0)
     if key.config.vocab_size != trained.config.vocab_size:
-        return (f"The trained model reads the bundled tokenizer's {trained.config.vocab_size:,} "
-                f"tokens; this random model has a vocabulary of {key.config.vocab_size:,}, so "
-                f"the same input cannot run on both. Set Vocabulary size to "
-                f"{trained.config.vocab_size} (or choose a trained model) to compare.")
+        return (
+            f"The trained model reads the bundled tokenizer's {trained.config.vocab_size:,} "
+            f"tokens; this random model has a vocabulary of {key.config.vocab_size:,}, so "
+            f"the same input cannot run on both. Set Vocabulary size to "
+            f"{trained.config.vocab_size} (or choose a trained model) to compare."
+        )
     if len(settings.token_ids) > trained.config.n_positions:
-        return (f"The input has {len(settings.token_ids)} tokens, more than the trained "
-                f"model's context of {trained.config.n_positions}.")
+        return (
+            f"The input has {len(settings.token_ids)} tokens, more than the trained "
+            f"model's context of {trained.config.n_positions}."
+        )
     return trained, key
 
 
@@ -507,8 +606,12 @@ def get_circuit(key: ModelKey, layer: int, head: int, token_ids: tuple[int, ...]
     model = get_model(key)
     view = circuit_view(model, layer, head, list(token_ids))
     terms = qk_score_terms(model, get_trace(key, token_ids), layer, head)
-    return {**view, "qk_shares": terms["shares"], "qk_magnitudes": terms["magnitudes"],
-            "qk_sum_error": terms["sum_error"]}
+    return {
+        **view,
+        "qk_shares": terms["shares"],
+        "qk_magnitudes": terms["magnitudes"],
+        "qk_sum_error": terms["sum_error"],
+    }
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

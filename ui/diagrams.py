@@ -30,8 +30,10 @@ FLOW_DESCRIPTION = (
     "moved from other positions."
 )
 
-_STREAM = ('shape=box, style="rounded,filled", fillcolor="#e1f5fe", color="#1f5fa8", '
-           "penwidth=1.5, width=0.45, group=spine")
+_STREAM = (
+    'shape=box, style="rounded,filled", fillcolor="#e1f5fe", color="#1f5fa8", '
+    "penwidth=1.5, width=0.45, group=spine"
+)
 _LAYER = 'shape=box, style="filled", fillcolor="#fff3e0", color="#b35c00"'
 
 
@@ -71,13 +73,14 @@ def flow_diagram(n_layer: int = 2) -> str:
                 f"  {stream} -> more [penwidth=2.5];",
             ]
             stream = f"x{n_layer - 1}"
-            lines += [f'  {stream} [label="{stream}", {_STREAM}];',
-                      f"  more -> {stream} [penwidth=2.5];"]
+            lines += [
+                f'  {stream} [label="{stream}", {_STREAM}];',
+                f"  more -> {stream} [penwidth=2.5];",
+            ]
             continue
         nxt = f"x{l + 1}"
         lines += [
-            f'  attn{l} [label="layer {l}:\\nheads read {stream},\\noutputs summed", '
-            f"{_LAYER}];",
+            f'  attn{l} [label="layer {l}:\\nheads read {stream},\\noutputs summed", {_LAYER}];',
             f"  {{ rank=same; {stream}; attn{l}; }}",
             f'  {nxt} [label="{nxt}", {_STREAM}];',
             f"  {stream} -> attn{l};",

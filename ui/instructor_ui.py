@@ -31,8 +31,13 @@ from core.classview import (
     pass_rates,
 )
 from core.lesson import LESSON
-from core.throttle import PASSWORD_PER_SESSION, PASSWORD_SERVER, SERVER_PASSWORD, Throttle, \
-    describe_wait
+from core.throttle import (
+    PASSWORD_PER_SESSION,
+    PASSWORD_SERVER,
+    SERVER_PASSWORD,
+    Throttle,
+    describe_wait,
+)
 from core.validators import ValidationError
 from ui import charts, persistence
 from ui.assessment_ui import cached_bank
@@ -93,8 +98,7 @@ def _on_password() -> None:
     ss[PASSWORD_INPUT] = ""
     wait = password_wait_s()
     if wait > 0:  # not even checked: a right password now would teach a guesser as much
-        ss[FAILED] = (f"Too many wrong passwords were tried. Try again in "
-                      f"{describe_wait(wait)}.")
+        ss[FAILED] = f"Too many wrong passwords were tried. Try again in {describe_wait(wait)}."
         return
     if expected and hmac.compare_digest(typed.encode(), expected.encode()):
         ss[ACCESS] = "instructor (password)"
@@ -103,14 +107,25 @@ def _on_password() -> None:
         return
     _password_throttle().failed()
     SERVER_PASSWORD.failed()
-    LOG.warning("A wrong instructor password was tried (%d in this session, %d on the server "
-                "in the last %d minutes)", _password_throttle().failures(),
-                SERVER_PASSWORD.failures(), PASSWORD_SERVER.window_s // 60)
+    LOG.warning(
+        "A wrong instructor password was tried (%d in this session, %d on the server "
+        "in the last %d minutes)",
+        _password_throttle().failures(),
+        SERVER_PASSWORD.failures(),
+        PASSWORD_SERVER.window_s // 60,
+    )
     wait = password_wait_s()
-    ss[FAILED] = ("That is not the instructor password. This page is for the instructor of a "
-                  "hosted class; learners find their own results on each page and in the final "
-                  "assessment." + (f" Too many wrong passwords were tried: the next try is "
-                                   f"possible in {describe_wait(wait)}." if wait > 0 else ""))
+    ss[FAILED] = (
+        "That is not the instructor password. This page is for the instructor of a "
+        "hosted class; learners find their own results on each page and in the final "
+        "assessment."
+        + (
+            f" Too many wrong passwords were tried: the next try is "
+            f"possible in {describe_wait(wait)}."
+            if wait > 0
+            else ""
+        )
+    )
 
 
 def _gate() -> str | None:
@@ -120,22 +135,28 @@ def _gate() -> str | None:
         return who
     password, emails = instructor_password(), instructor_emails()
     if not password and not emails:
-        st.info("The class view is off in this copy of the lab. To turn it on, an instructor "
-                "adds to `.streamlit/secrets.toml` either `[instructor]` `password = \"…\"` (or "
-                "sets the environment variable `LAB_INSTRUCTOR_PASSWORD`), or, with Streamlit's "
-                "sign-in configured, `[instructor]` `emails = [\"you@example.org\"]`.")
+        st.info(
+            "The class view is off in this copy of the lab. To turn it on, an instructor "
+            'adds to `.streamlit/secrets.toml` either `[instructor]` `password = "…"` (or '
+            "sets the environment variable `LAB_INSTRUCTOR_PASSWORD`), or, with Streamlit's "
+            'sign-in configured, `[instructor]` `emails = ["you@example.org"]`.'
+        )
         return None
-    st.markdown("This page is for the instructor of a hosted class: it shows every learner's "
-                "results. Learners find their own results on each page and in the final "
-                "assessment.")
+    st.markdown(
+        "This page is for the instructor of a hosted class: it shows every learner's "
+        "results. Learners find their own results on each page and in the final "
+        "assessment."
+    )
     if password:
         with st.form("lab_instructor_login"):
             st.text_input("Instructor password", type="password", key=PASSWORD_INPUT)
             st.form_submit_button("Open the class view", on_click=_on_password)
         wait = password_wait_s()
         if wait > 0:
-            st.caption(f"Too many wrong passwords were tried: the next try is possible in "
-                       f"{describe_wait(wait)}.")
+            st.caption(
+                f"Too many wrong passwords were tried: the next try is possible in "
+                f"{describe_wait(wait)}."
+            )
     if emails:
         st.caption("Instructors listed in the settings can also sign in with their account.")
     failed = st.session_state.get(FAILED)
@@ -150,27 +171,32 @@ def class_view() -> None:
         return
     store = persistence.get_store()
     if store is None:
-        st.error(st.session_state.get(persistence.ERROR)
-                 or "The learner database cannot be reached.")
+        st.error(
+            st.session_state.get(persistence.ERROR) or "The learner database cannot be reached."
+        )
         st.caption("The class view reads the learner database; try again when it is back.")
         return
-    st.caption(f"Reviewing as **{escape_markdown(who)}**. Learner records come from "
-               f"{persistence.database_source()}: {escape_markdown(store.url)}.")
+    st.caption(
+        f"Reviewing as **{escape_markdown(who)}**. Learner records come from "
+        f"{persistence.database_source()}: {escape_markdown(store.url)}."
+    )
     st.button("Refresh", key="lab_class_refresh", help="Read the records again.")
     banks = {}
     for bank_id in (*CHECKPOINT_IDS, SUMMATIVE_ID):
         try:
             banks[bank_id] = cached_bank(bank_id)
         except (ValidationError, OSError) as err:
-            st.warning(f"The bank {bank_id} could not be loaded, so its attempts are not shown: "
-                       f"{err}")
+            st.warning(
+                f"The bank {bank_id} could not be loaded, so its attempts are not shown: {err}"
+            )
     try:
         data = ClassData.load(store, banks)
     except persistence.StoreUnavailable as err:
         st.error(str(err))
         return
-    tabs = st.tabs(["Overview", "Learners", "Questions", "Essays to review", "Export",
-                    "Check a question bank"])
+    tabs = st.tabs(
+        ["Overview", "Learners", "Questions", "Essays to review", "Export", "Check a question bank"]
+    )
     with tabs[0]:
         _overview(data)
     with tabs[1]:
@@ -217,10 +243,16 @@ def _questions(data: ClassData) -> None:
     if items.empty:
         st.info("No learner has submitted anything yet.")
         return
-    st.markdown("Every item over each learner's latest attempt, **most often missed first** "
-                "(lowest mean score).")
-    st.dataframe(items.style.format({"mean score": "{:.0%}", "full marks": "{:.0%}",
-                                     "missed (0)": "{:.0%}"}), hide_index=True)
+    st.markdown(
+        "Every item over each learner's latest attempt, **most often missed first** "
+        "(lowest mean score)."
+    )
+    st.dataframe(
+        items.style.format(
+            {"mean score": "{:.0%}", "full marks": "{:.0%}", "missed (0)": "{:.0%}"}
+        ),
+        hide_index=True,
+    )
 
 
 def _on_review(attempt_id: int, item_id: str, key: str, store, who: str) -> None:
@@ -232,8 +264,11 @@ def _on_review(attempt_id: int, item_id: str, key: str, store, who: str) -> None
         return
     try:
         store.save_review(attempt_id, item_id, float(score) / 100, who, note)
-        ss[f"{key}_msg"] = ("success", f"Saved: {float(score):g}% for this answer. The learner "
-                                       f"sees the reviewed score and your note.")
+        ss[f"{key}_msg"] = (
+            "success",
+            f"Saved: {float(score):g}% for this answer. The learner "
+            f"sees the reviewed score and your note.",
+        )
     except (ValueError, persistence.StoreUnavailable) as err:
         ss[f"{key}_msg"] = ("error", str(err))
 
@@ -253,15 +288,22 @@ def _essays(data: ClassData, store, who: str) -> None:
         return
     only_open = st.toggle("Only essays not reviewed yet", value=False, key="lab_essays_open")
     shown_rows = [r for r in rows if not (only_open and r["reviewed"])]
-    st.caption(f"{len(shown_rows)} of {len(rows)} essay answers, newest first. Automatic scores "
-               f"are estimates from the rubric's claims; confirm or override them here.")
+    st.caption(
+        f"{len(shown_rows)} of {len(rows)} essay answers, newest first. Automatic scores "
+        f"are estimates from the rubric's claims; confirm or override them here."
+    )
     for r in shown_rows[:40]:
-        status = (f"reviewed {r['score']:.0%} (automatic {r['automatic score']:.0%})"
-                  if r["reviewed"] else f"automatic {r['score']:.0%}")
+        status = (
+            f"reviewed {r['score']:.0%} (automatic {r['automatic score']:.0%})"
+            if r["reviewed"]
+            else f"automatic {r['score']:.0%}"
+        )
         # The title is Markdown to Streamlit, so it holds no learner text: the learner's
         # number, and the name below as plain text (a name could be a link or an image).
-        title = (f"Learner #{r['learner id']} · {r['bank']} · {r['topic'] or r['item']} · "
-                 f"{status} · attempt {r['attempt']}")
+        title = (
+            f"Learner #{r['learner id']} · {r['bank']} · {r['topic'] or r['item']} · "
+            f"{status} · attempt {r['attempt']}"
+        )
         key = f"lab_review_{r['attempt']}_{r['item']}"
         # Open after a save: the title (with the status) changed, so it is a new expander.
         with st.expander(title, expanded=f"{key}_msg" in st.session_state):
@@ -269,22 +311,34 @@ def _essays(data: ClassData, store, who: str) -> None:
             st.markdown("**Answer** (as the learner wrote it)")
             st.text(r["answer"])
             st.markdown(
-                "**Claims found:** " + (escape_markdown(", ".join(r["found"])) or "none")
-                + "  \n**Claims missing:** " + (escape_markdown(", ".join(r["missing"])) or "none")
+                "**Claims found:** "
+                + (escape_markdown(", ".join(r["found"])) or "none")
+                + "  \n**Claims missing:** "
+                + (escape_markdown(", ".join(r["missing"])) or "none")
                 + "  \n**Negated or contradicted:** "
-                + (escape_markdown(", ".join(r["contradicted"])) or "none"))
+                + (escape_markdown(", ".join(r["contradicted"])) or "none")
+            )
             st.session_state.setdefault(f"{key}_score", round(r["score"] * 100, 1))
             st.session_state.setdefault(f"{key}_note", r["note"])
             c1, c2 = st.columns([1, 3])
-            c1.number_input("Reviewed score (%)", min_value=0.0, max_value=100.0, step=5.0,
-                            key=f"{key}_score")
+            c1.number_input(
+                "Reviewed score (%)", min_value=0.0, max_value=100.0, step=5.0, key=f"{key}_score"
+            )
             c2.text_input("Note to the learner (optional)", key=f"{key}_note", max_chars=500)
             b1, b2 = st.columns(2)
-            b1.button("Save the reviewed score", key=f"{key}_save", on_click=_on_review,
-                      args=(r["attempt"], r["item"], key, store, who))
+            b1.button(
+                "Save the reviewed score",
+                key=f"{key}_save",
+                on_click=_on_review,
+                args=(r["attempt"], r["item"], key, store, who),
+            )
             if r["reviewed"]:
-                b2.button("Remove the review", key=f"{key}_remove", on_click=_on_unreview,
-                          args=(r["attempt"], r["item"], key, store))
+                b2.button(
+                    "Remove the review",
+                    key=f"{key}_remove",
+                    on_click=_on_unreview,
+                    args=(r["attempt"], r["item"], key, store),
+                )
             msg = st.session_state.pop(f"{key}_msg", None)
             if msg:
                 (st.success if msg[0] == "success" else st.error)(msg[1])
@@ -293,21 +347,30 @@ def _essays(data: ClassData, store, who: str) -> None:
 
 
 def _export(data: ClassData) -> None:
-    st.markdown("One row per attempt: learner, bank, time, score, passed, reviewed, then every "
-                "item's score and every objective's mastery (reviewed scores count). Answers "
-                "are not exported.")
-    st.download_button("Download the class results (CSV)", export_csv(data),
-                       file_name="transformer-lab-class-results.csv", mime="text/csv",
-                       disabled=not data.attempts)
+    st.markdown(
+        "One row per attempt: learner, bank, time, score, passed, reviewed, then every "
+        "item's score and every objective's mastery (reviewed scores count). Answers "
+        "are not exported."
+    )
+    st.download_button(
+        "Download the class results (CSV)",
+        export_csv(data),
+        file_name="transformer-lab-class-results.csv",
+        mime="text/csv",
+        disabled=not data.attempts,
+    )
 
 
 def bank_check() -> None:
     """Check a question bank file with the same loader (and messages) the app uses."""
-    st.markdown("Upload a question bank (YAML) to check it before you publish it in "
-                "`assessments/`: the same loader the app uses reads it and says exactly what "
-                "is wrong, or summarises it.")
-    upload = st.file_uploader("Question bank to check (.yaml)", type=["yaml", "yml"],
-                              key="lab_bank_upload")
+    st.markdown(
+        "Upload a question bank (YAML) to check it before you publish it in "
+        "`assessments/`: the same loader the app uses reads it and says exactly what "
+        "is wrong, or summarises it."
+    )
+    upload = st.file_uploader(
+        "Question bank to check (.yaml)", type=["yaml", "yml"], key="lab_bank_upload"
+    )
     if upload is None:
         return
     with tempfile.TemporaryDirectory() as folder:
@@ -319,9 +382,21 @@ def bank_check() -> None:
             st.error(f"**Not ready to publish.** {err}")
             return
     total = sum(i.points for i in bank.items)
-    st.success(f"**{escape_markdown(bank.title)}** (id `{bank.id}`, {bank.kind}): "
-               f"{len(bank.items)} questions, {total:g} points, pass mark "
-               f"{bank.passing_threshold:.0%}. It loads without errors.")
-    st.dataframe([{"id": i.id, "type": i.type, "objective": i.objective,
-                   "category": i.category, "points": i.points} for i in bank.items],
-                 hide_index=True)
+    st.success(
+        f"**{escape_markdown(bank.title)}** (id `{bank.id}`, {bank.kind}): "
+        f"{len(bank.items)} questions, {total:g} points, pass mark "
+        f"{bank.passing_threshold:.0%}. It loads without errors."
+    )
+    st.dataframe(
+        [
+            {
+                "id": i.id,
+                "type": i.type,
+                "objective": i.objective,
+                "category": i.category,
+                "points": i.points,
+            }
+            for i in bank.items
+        ],
+        hide_index=True,
+    )

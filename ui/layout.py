@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import pickle
-from typing import Sequence
+from collections.abc import Sequence
 
 import altair as alt
 import numpy as np
@@ -36,8 +36,9 @@ def cached(builder, *args, **kwargs) -> tuple[dict, pd.DataFrame]:
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def _spec_by_key(key: str, module: str, name: str, _args: tuple, _kwargs: dict
-                 ) -> tuple[dict, pd.DataFrame]:
+def _spec_by_key(
+    key: str, module: str, name: str, _args: tuple, _kwargs: dict
+) -> tuple[dict, pd.DataFrame]:
     return _build_spec(module, name, _args, _kwargs)
 
 
@@ -53,8 +54,10 @@ def _build_spec(module: str, name: str, args: tuple, kwargs: dict) -> tuple[dict
     # passes bytes through as they are, so a rerun does not convert the same rows again.
     datasets = spec.get("datasets")
     if isinstance(datasets, dict):
-        spec["datasets"] = {name: _arrow_ipc(rows) if isinstance(rows, list) else rows
-                            for name, rows in datasets.items()}
+        spec["datasets"] = {
+            name: _arrow_ipc(rows) if isinstance(rows, list) else rows
+            for name, rows in datasets.items()
+        }
     return spec, table
 
 
@@ -67,8 +70,14 @@ def _arrow_ipc(rows: list[dict]) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def chart_with_table(chart: alt.TopLevelMixin | dict, table: pd.DataFrame, *, table_label: str,
-                     expanded: bool = False, hide_index: bool = True) -> None:
+def chart_with_table(
+    chart: alt.TopLevelMixin | dict,
+    table: pd.DataFrame,
+    *,
+    table_label: str,
+    expanded: bool = False,
+    hide_index: bool = True,
+) -> None:
     """Show a chart and, right below, its data table.
 
     Streamlit uses the chart's ``description`` as its accessible name (aria-label).
@@ -110,8 +119,13 @@ def weights_note(key) -> None:
     )
 
 
-def attention_explorer(attention: np.ndarray, token_ids: Sequence[int], *, key_prefix: str,
-                       token_texts: Sequence[str] | None = None) -> tuple[int, int]:
+def attention_explorer(
+    attention: np.ndarray,
+    token_ids: Sequence[int],
+    *,
+    key_prefix: str,
+    token_texts: Sequence[str] | None = None,
+) -> tuple[int, int]:
     """Layer and head pickers and the chosen head's attention heatmap with its table.
 
     ``attention`` is ``[layer, head, query, key]``; returns the chosen (layer, head). Switching
@@ -119,14 +133,26 @@ def attention_explorer(attention: np.ndarray, token_ids: Sequence[int], *, key_p
     """
     n_layer, n_head = attention.shape[:2]
     left, right = st.columns(2)
-    layer = left.selectbox("Layer", list(range(n_layer)), key=f"{key_prefix}_layer",
-                           help="Which layer's heads to inspect.")
-    head = right.selectbox("Head", list(range(n_head)), key=f"{key_prefix}_head",
-                           help="Which head of that layer.")
-    chart, table = cached(charts.attention_heatmap, attention[layer, head], token_ids, layer, head,
-                                            token_texts=token_texts)
-    chart_with_table(chart, table, table_label=f"attention weights, layer {layer} head {head}",
-                     hide_index=False)
+    layer = left.selectbox(
+        "Layer",
+        list(range(n_layer)),
+        key=f"{key_prefix}_layer",
+        help="Which layer's heads to inspect.",
+    )
+    head = right.selectbox(
+        "Head", list(range(n_head)), key=f"{key_prefix}_head", help="Which head of that layer."
+    )
+    chart, table = cached(
+        charts.attention_heatmap,
+        attention[layer, head],
+        token_ids,
+        layer,
+        head,
+        token_texts=token_texts,
+    )
+    chart_with_table(
+        chart, table, table_label=f"attention weights, layer {layer} head {head}", hide_index=False
+    )
     return layer, head
 
 

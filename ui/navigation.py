@@ -38,8 +38,9 @@ class PageEntry:
 
 def page_entries() -> list[PageEntry]:
     """The lesson's pages in order (the first is the home page), then the class view."""
-    entries = [PageEntry(p.slug, p.title, p.icon, default=(i == 0))
-               for i, p in enumerate(LESSON.pages)]
+    entries = [
+        PageEntry(p.slug, p.title, p.icon, default=(i == 0)) for i, p in enumerate(LESSON.pages)
+    ]
     entries.append(PageEntry(INSTRUCTOR_SLUG, INSTRUCTOR_TITLE, INSTRUCTOR_ICON))
     return entries
 
@@ -50,6 +51,11 @@ def _placeholder() -> None:  # never runs: the rerun below goes through app.py
 
 def reroute_to_app() -> None:
     """A page module run as a script (legacy pages-directory mode): rerun through app.py."""
-    st.navigation([st.Page(_placeholder, title=e.title, icon=e.icon, url_path=e.slug,
-                           default=e.default) for e in page_entries()], position="hidden")
+    st.navigation(
+        [
+            st.Page(_placeholder, title=e.title, icon=e.icon, url_path=e.slug, default=e.default)
+            for e in page_entries()
+        ],
+        position="hidden",
+    )
     st.rerun()

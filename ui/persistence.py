@@ -49,6 +49,7 @@ import streamlit as st
 
 from core.assessment import escape_markdown
 from core.store import (
+    MAX_STATE_BYTES,
     Attempt,
     InvalidResumeCode,
     LearnerStore,
@@ -60,13 +61,26 @@ from core.store import (
     now,
     shared_store,
     stored_size,
-    MAX_STATE_BYTES,
 )
 from core.throttle import RESUME_PER_SESSION, SERVER_RESUME, Throttle, describe_wait
 
-__all__ = ["StoreUnavailable", "LoadedRecord", "start_session", "remember", "record_attempt",
-           "saved_attempt", "save_status", "record_panel", "link_choice", "learner", "notify",
-           "get_store", "signed_in_identity", "database_source", "reviews_for"]
+__all__ = [
+    "StoreUnavailable",
+    "LoadedRecord",
+    "start_session",
+    "remember",
+    "record_attempt",
+    "saved_attempt",
+    "save_status",
+    "record_panel",
+    "link_choice",
+    "learner",
+    "notify",
+    "get_store",
+    "signed_in_identity",
+    "database_source",
+    "reviews_for",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -85,8 +99,22 @@ LINK_CHOICE = "lab_link_choice"  # {"code", "id"}: a link's record, waiting for 
 THROTTLE = "lab_resume_throttle"
 CODE_INPUT = "lab_w_resume_code"
 NAME_INPUT = "lab_w_display_name"
-SESSION_KEYS = (LEARNER, RESTORED, LOADED, PENDING, PENDING_ATTEMPTS, SAVED_ATTEMPTS, FLUSHING,
-                ERROR, NOTICE, COOKIE_SET, LINK_CHOICE, THROTTLE, CODE_INPUT, NAME_INPUT)
+SESSION_KEYS = (
+    LEARNER,
+    RESTORED,
+    LOADED,
+    PENDING,
+    PENDING_ATTEMPTS,
+    SAVED_ATTEMPTS,
+    FLUSHING,
+    ERROR,
+    NOTICE,
+    COOKIE_SET,
+    LINK_CHOICE,
+    THROTTLE,
+    CODE_INPUT,
+    NAME_INPUT,
+)
 
 QUERY_PARAM = "learner"
 COOKIE = "lab_learner"
@@ -144,14 +172,18 @@ def database_url() -> str:
             raise StoreUnavailable(
                 "Your work cannot be saved: [connections.sql] in secrets.toml has neither a "
                 "url nor a dialect. You can keep working: everything stays on this page while "
-                "it is open. An instructor can check the setting.")
+                "it is open. An instructor can check the setting."
+            )
         driver = section.get("driver")
         return sa.URL.create(
             f"{dialect}+{driver}" if driver else str(dialect),
-            username=section.get("username"), password=section.get("password"),
-            host=section.get("host"), port=section.get("port"),
+            username=section.get("username"),
+            password=section.get("password"),
+            host=section.get("host"),
+            port=section.get("port"),
             database=section.get("database"),
-            query=dict(section.get("query") or {})).render_as_string(hide_password=False)
+            query=dict(section.get("query") or {}),
+        ).render_as_string(hide_password=False)
     return default_url()
 
 
@@ -164,9 +196,11 @@ def get_store() -> LearnerStore | None:
         _set_error(str(err))
     except Exception as err:  # noqa: BLE001 - a bad URL, a missing driver, a bad secrets entry
         LOG.exception("The learner database could not be opened")
-        _set_error(f"Your work cannot be saved: the database setting ({database_source()}) "
-                   f"could not be used ({type(err).__name__}). You can keep working: everything "
-                   f"stays on this page while it is open. An instructor can check the setting.")
+        _set_error(
+            f"Your work cannot be saved: the database setting ({database_source()}) "
+            f"could not be used ({type(err).__name__}). You can keep working: everything "
+            f"stays on this page while it is open. An instructor can check the setting."
+        )
     return None
 
 
@@ -210,8 +244,9 @@ COOKIE_KEY = "resume-cookie"
 
 
 def _signature(store: LearnerStore, code: str) -> str:
-    return hmac.new(store.app_key(COOKIE_KEY), normalise_code(code).encode(),
-                    hashlib.sha256).hexdigest()[:32]
+    return hmac.new(
+        store.app_key(COOKIE_KEY), normalise_code(code).encode(), hashlib.sha256
+    ).hexdigest()[:32]
 
 
 def cookie_value(store: LearnerStore, code: str) -> str:
@@ -254,8 +289,9 @@ class ResumeThrottled(Exception):
         self.wait_s = wait_s
 
     def __str__(self) -> str:
-        return (f"Too many resume codes were tried just now. Try again in "
-                f"{describe_wait(self.wait_s)}.")
+        return (
+            f"Too many resume codes were tried just now. Try again in {describe_wait(self.wait_s)}."
+        )
 
 
 def _check_code(store: LearnerStore, code: str) -> int:
@@ -269,8 +305,10 @@ def _check_code(store: LearnerStore, code: str) -> int:
     except InvalidResumeCode:
         _throttle().failed()
         SERVER_RESUME.failed()
-        LOG.warning("A resume code was refused (%d failures in this session this minute)",
-                    _throttle().failures())
+        LOG.warning(
+            "A resume code was refused (%d failures in this session this minute)",
+            _throttle().failures(),
+        )
         raise
 
 
@@ -302,8 +340,9 @@ def start_session() -> LoadedRecord | None:
         _set_error(str(err))
         return None
     except ResumeThrottled as err:
-        notify(f"Your saved work is not opened yet: {err} Until then, what you do stays on "
-               f"this page.")
+        notify(
+            f"Your saved work is not opened yet: {err} Until then, what you do stays on this page."
+        )
         return None
     ss[RESTORED] = True
     _set_error(None)
@@ -312,8 +351,13 @@ def start_session() -> LoadedRecord | None:
 
 
 def _load(store: LearnerStore, learner_id: int, replaces: bool = False) -> LoadedRecord:
-    return LoadedRecord(learner_id=learner_id, state=store.load_state(learner_id),
-                        progress=store.progress(learner_id), replaces=replaces, store=store)
+    return LoadedRecord(
+        learner_id=learner_id,
+        state=store.load_state(learner_id),
+        progress=store.progress(learner_id),
+        replaces=replaces,
+        store=store,
+    )
 
 
 def _resolve_learner(store: LearnerStore) -> LoadedRecord:
@@ -323,8 +367,12 @@ def _resolve_learner(store: LearnerStore) -> LoadedRecord:
         identity, name = signed_in
         learner_id = store.learner_for_identity(identity, name)
         stored = store.learner(learner_id)
-        ss[LEARNER] = {"id": learner_id, "code": None, "identity": identity,
-                       "name": (stored.display_name if stored else None) or name}
+        ss[LEARNER] = {
+            "id": learner_id,
+            "code": None,
+            "identity": identity,
+            "name": (stored.display_name if stored else None) or name,
+        }
         return _load(store, learner_id)
 
     link = _link_code()
@@ -346,8 +394,10 @@ def _resolve_learner(store: LearnerStore) -> LoadedRecord:
             try:
                 linked = (_check_code(store, link), normalise_code(link))
             except InvalidResumeCode as err:
-                notify(f"The resume code in the address was not used: {err}"
-                       + ("" if mine else " A new record is started for you below."))
+                notify(
+                    f"The resume code in the address was not used: {err}"
+                    + ("" if mine else " A new record is started for you below.")
+                )
                 linked = None
             except ResumeThrottled as err:
                 notify(f"The resume code in the address was not checked: {err}")
@@ -361,8 +411,12 @@ def _resolve_learner(store: LearnerStore) -> LoadedRecord:
         mine = (None, new_resume_code())
     learner_id, code = mine
     stored = store.learner(learner_id) if learner_id is not None else None
-    ss[LEARNER] = {"id": learner_id, "code": code, "identity": None,
-                   "name": stored.display_name if stored else None}
+    ss[LEARNER] = {
+        "id": learner_id,
+        "code": code,
+        "identity": None,
+        "name": stored.display_name if stored else None,
+    }
     return _load(store, learner_id) if learner_id is not None else LoadedRecord(None)
 
 
@@ -384,15 +438,17 @@ def remember(values: dict[str, Any]) -> None:
     flush()
 
 
-def record_attempt(bank_id: str, answers: dict[str, Any], result: dict[str, Any],
-                   submission_key: str) -> int | None:
+def record_attempt(
+    bank_id: str, answers: dict[str, Any], result: dict[str, Any], submission_key: str
+) -> int | None:
     """Store a graded submission under its key (one per press of Submit): stored exactly once,
     now or when the database is back. Returns its id, or None while it waits."""
     ss = st.session_state
     queued = ss.setdefault(PENDING_ATTEMPTS, [])
     if not any(item["key"] == submission_key for item in queued):
-        queued.append({"bank_id": bank_id, "answers": answers, "result": result,
-                       "key": submission_key})
+        queued.append(
+            {"bank_id": bank_id, "answers": answers, "result": result, "key": submission_key}
+        )
     flush()
     return saved_attempt(submission_key)
 
@@ -438,8 +494,9 @@ def flush() -> None:
         while queued:
             item = queued[0]
             try:
-                attempt_id = store.record_attempt(learner_id, item["bank_id"], item["answers"],
-                                                  item["result"], item["key"])
+                attempt_id = store.record_attempt(
+                    learner_id, item["bank_id"], item["answers"], item["result"], item["key"]
+                )
             except ValueError as err:  # cannot be stored at all: say so, do not retry forever
                 LOG.warning("A submission was not stored: %s", err)
                 problem = f"Your submission could not be stored: {err}"
@@ -450,13 +507,18 @@ def flush() -> None:
         pending = ss.setdefault(PENDING, {})
         for key in _too_large(pending):
             pending.pop(key)
-            problem = ("One of your answers is too long to be saved (at most "
-                       f"{MAX_STATE_BYTES // 1024} kB once stored). It stays on this page; "
-                       "shorten it to have it saved.")
+            problem = (
+                "One of your answers is too long to be saved (at most "
+                f"{MAX_STATE_BYTES // 1024} kB once stored). It stays on this page; "
+                "shorten it to have it saved."
+            )
         if pending:
             batch = dict(pending)
-            store.save_state(learner_id, {k: v for k, (v, _) in batch.items()},
-                             {k: t for k, (_, t) in batch.items()})
+            store.save_state(
+                learner_id,
+                {k: v for k, (v, _) in batch.items()},
+                {k: t for k, (_, t) in batch.items()},
+            )
             for key, entry in batch.items():  # a newer value may have arrived meanwhile
                 if pending.get(key) is entry:
                     pending.pop(key)
@@ -496,8 +558,12 @@ def _switch_to(store: LearnerStore, learner_id: int, code: str) -> None:
     record = _load(store, learner_id, replaces=True)
     for key in (PENDING, PENDING_ATTEMPTS, LINK_CHOICE):
         ss.pop(key, None)
-    ss[LEARNER] = {"id": learner_id, "code": code, "identity": None,
-                   "name": store.learner(learner_id).display_name}
+    ss[LEARNER] = {
+        "id": learner_id,
+        "code": code,
+        "identity": None,
+        "name": store.learner(learner_id).display_name,
+    }
     ss[LOADED] = record
     ss[RESTORED] = True
     ss.pop(COOKIE_SET, None)  # this browser now keeps the new code
@@ -521,8 +587,14 @@ def _on_resume() -> None:
         notify(str(err))
     except InvalidResumeCode as err:
         wait = resume_wait_s()
-        notify(str(err) + (f" Too many codes were tried: the next try is possible in "
-                           f"{describe_wait(wait)}." if wait > 0 else ""))
+        notify(
+            str(err)
+            + (
+                f" Too many codes were tried: the next try is possible in {describe_wait(wait)}."
+                if wait > 0
+                else ""
+            )
+        )
     except StoreUnavailable as err:
         notify(str(err))
 
@@ -556,13 +628,16 @@ def link_choice() -> None:
         return
     mine, theirs = _masked(who["code"]), _masked(choice["code"])
     with st.container(border=True):
-        st.markdown(f"**This link opens the saved work of code {theirs}** You are working "
-                    f"as {mine} in this browser. Open the link's work, or keep working as "
-                    f"{mine}? Nothing changes until you choose.")
+        st.markdown(
+            f"**This link opens the saved work of code {theirs}** You are working "
+            f"as {mine} in this browser. Open the link's work, or keep working as "
+            f"{mine}? Nothing changes until you choose."
+        )
         c1, c2 = st.columns(2)
         c1.button(f"Open the work of {theirs}", key="lab_link_open", on_click=_on_link_open)
-        c2.button(f"Keep working as {mine}", key="lab_link_keep", on_click=_on_link_keep,
-                  type="primary")
+        c2.button(
+            f"Keep working as {mine}", key="lab_link_keep", on_click=_on_link_keep, type="primary"
+        )
 
 
 def _on_name() -> None:
@@ -596,9 +671,12 @@ def _set_cookie(code: str) -> None:
     except StoreUnavailable:
         return
     ss[COOKIE_SET] = code
-    st.html(f"<script>document.cookie = '{COOKIE}={value}; path=/; max-age=31536000; "
-            f"SameSite=Lax' + (location.protocol === 'https:' ? '; Secure' : '');</script>",
-            unsafe_allow_javascript=True, width="content")
+    st.html(
+        f"<script>document.cookie = '{COOKIE}={value}; path=/; max-age=31536000; "
+        f"SameSite=Lax' + (location.protocol === 'https:' ? '; Secure' : '');</script>",
+        unsafe_allow_javascript=True,
+        width="content",
+    )
 
 
 def resume_link(code: str) -> str | None:
@@ -622,7 +700,9 @@ def _copy_button(link: str) -> None:
         "'Copied.'; }, () => { this.nextElementSibling.textContent = "
         "'Copying is blocked here: select the link below and copy it.'; })\">"
         "Copy my resume link</button> <span role='status' aria-live='polite'></span>",
-        unsafe_allow_javascript=True, width="content")
+        unsafe_allow_javascript=True,
+        width="content",
+    )
 
 
 def _where_saved() -> str:
@@ -647,19 +727,25 @@ def record_panel() -> None:
     with st.expander("Your saved work", expanded=False):
         st.caption(f"Kept in {_where_saved()}.")
         if who.get("identity"):
-            st.markdown(f"Signed in as **{_plain(who['identity'])}**. Your work is saved to "
-                        f"this account and restored when you sign in again.")
+            st.markdown(
+                f"Signed in as **{_plain(who['identity'])}**. Your work is saved to "
+                f"this account and restored when you sign in again."
+            )
             st.button("Sign out", on_click=st.logout, key="lab_logout")
         else:
             code = who["code"]
             _set_cookie(code)
             if who.get("id") is not None:
-                st.markdown("Your work is saved as you go, and this browser reopens it. To "
-                            "continue on another device, keep this **resume code** secret and "
-                            "type it there, or open your resume link there:")
+                st.markdown(
+                    "Your work is saved as you go, and this browser reopens it. To "
+                    "continue on another device, keep this **resume code** secret and "
+                    "type it there, or open your resume link there:"
+                )
             else:
-                st.markdown("Your work is saved as you go from your first answer or setting. "
-                            "Your **resume code** (keep it secret):")
+                st.markdown(
+                    "Your work is saved as you go from your first answer or setting. "
+                    "Your **resume code** (keep it secret):"
+                )
             st.code(code, language=None)
             link = resume_link(code)
             if link and who.get("id") is not None:
@@ -667,13 +753,17 @@ def record_panel() -> None:
                 st.code(link, language=None, wrap_lines=True)
             wait = resume_wait_s()
             with st.form("lab_resume_form", border=False):
-                st.text_input("Resume with another code", key=CODE_INPUT,
-                              placeholder="ABCD-EFGH-JKMN",
-                              help="Letters and digits in three groups of four.")
+                st.text_input(
+                    "Resume with another code",
+                    key=CODE_INPUT,
+                    placeholder="ABCD-EFGH-JKMN",
+                    help="Letters and digits in three groups of four.",
+                )
                 st.form_submit_button("Resume", on_click=_on_resume)
             if wait > 0:
-                st.caption(f"Too many codes were tried: the next try is possible in "
-                           f"{describe_wait(wait)}.")
+                st.caption(
+                    f"Too many codes were tried: the next try is possible in {describe_wait(wait)}."
+                )
         ss.setdefault(NAME_INPUT, who.get("name") or "")
         with st.form("lab_name_form", border=False):
             st.text_input("Your name (shown to your instructor)", key=NAME_INPUT, max_chars=80)

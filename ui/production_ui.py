@@ -9,7 +9,8 @@ plain data (numpy, no model reference) in ``st.cache_data``.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import streamlit as st
 
@@ -25,8 +26,14 @@ MAX_TEXT_TOKENS = 48
 #: Setting this to 1 (true, yes, on) turns local folders off even for a learner on this machine.
 DISABLE_LOCAL_ENV = "LAB_DISABLE_LOCAL_MODELS"
 #: Headers a reverse proxy adds: their presence means the TCP peer is a proxy, not the learner.
-FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host",
-                      "x-forwarded-proto", "via")
+FORWARDING_HEADERS = (
+    "x-forwarded-for",
+    "forwarded",
+    "x-real-ip",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "via",
+)
 _TRUE = {"1", "true", "yes", "on"}
 
 HUB, FOLDER = "hub", "folder"
@@ -40,8 +47,9 @@ def _bundled_model():
 @st.cache_resource(max_entries=1, show_spinner=False)
 def _other_model(kind: str, source: str, allow_local_folders: bool):
     """The one non-bundled model held at a time (max_entries=1: a new one evicts the last)."""
-    return load_production_model(source, folder=(kind == FOLDER),
-                                 allow_local_folders=allow_local_folders)
+    return load_production_model(
+        source, folder=(kind == FOLDER), allow_local_folders=allow_local_folders
+    )
 
 
 def get_production(kind: str, source: str, allow_local_folders: bool = False):
@@ -60,14 +68,16 @@ def get_mapping(kind: str, source: str, allow_local_folders: bool = False) -> di
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def get_text_analysis(kind: str, source: str, text: str,
-                      allow_local_folders: bool = False) -> dict[str, Any]:
+def get_text_analysis(
+    kind: str, source: str, text: str, allow_local_folders: bool = False
+) -> dict[str, Any]:
     model, tokenizer = get_production(kind, source, allow_local_folders)
     return analyze_text(model, tokenizer, text, max_tokens=MAX_TEXT_TOKENS)
 
 
-def local_access_allowed(ip_address: str | None, headers: Mapping[str, str] | None,
-                         environ: Mapping[str, str]) -> bool:
+def local_access_allowed(
+    ip_address: str | None, headers: Mapping[str, str] | None, environ: Mapping[str, str]
+) -> bool:
     """May this request load models from folders on the server? Only a learner on this machine.
 
     - ``ip_address``: ``st.context.ip_address``, which Streamlit takes from the WebSocket's TCP
@@ -100,6 +110,16 @@ def local_folders_allowed() -> bool:
     return local_access_allowed(ip, headers, os.environ)
 
 
-__all__ = ["BUNDLED", "HUB", "FOLDER", "MAX_TEXT_TOKENS", "DISABLE_LOCAL_ENV",
-           "FORWARDING_HEADERS", "get_production", "get_mapping", "get_text_analysis",
-           "local_access_allowed", "local_folders_allowed"]
+__all__ = [
+    "BUNDLED",
+    "HUB",
+    "FOLDER",
+    "MAX_TEXT_TOKENS",
+    "DISABLE_LOCAL_ENV",
+    "FORWARDING_HEADERS",
+    "get_production",
+    "get_mapping",
+    "get_text_analysis",
+    "local_access_allowed",
+    "local_folders_allowed",
+]

@@ -48,8 +48,11 @@ RECORD_FEATURES = (controls, assessment_ui)
 
 def run(pages: list) -> None:
     """One run of the app over ``pages`` (``st.Page`` objects, in navigation order)."""
-    st.set_page_config(page_title="Transformer Architecture Lab",
-                       page_icon=":material/account_tree:", layout="wide")
+    st.set_page_config(
+        page_title="Transformer Architecture Lab",
+        page_icon=":material/account_tree:",
+        layout="wide",
+    )
     page = st.navigation(pages, position="sidebar")
     freeze_imported_objects()  # app.py imported every page module before this
     record = persistence.start_session()  # who the learner is (once per session, or a switch)
@@ -66,6 +69,8 @@ def run(pages: list) -> None:
         st.error(f"{err}", icon="⚠️")
     except Exception:  # never a traceback for a learner; the server log keeps the details
         logging.getLogger(__name__).exception("Unexpected error on the page %r", page.title)
-        st.error("Something went wrong while building this page. The details are in the "
-                 "server's log. Try again, or go back to the default model in the sidebar.",
-                 icon="⚠️")
+        st.error(
+            "Something went wrong while building this page. The details are in the "
+            "server's log. Try again, or go back to the default model in the sidebar.",
+            icon="⚠️",
+        )

@@ -21,8 +21,10 @@ def _main(argv: list[str]) -> int:
             failed += 1
             print(f"FAIL {exc}")
         else:
-            print(f"ok   {path}: '{bank.id}', {len(bank.items)} items, "
-                  f"{math.fsum(i.points for i in bank.items):g} points")
+            print(
+                f"ok   {path}: '{bank.id}', {len(bank.items)} items, "
+                f"{math.fsum(i.points for i in bank.items):g} points"
+            )
     if not argv and not failed:
         try:
             load_banks(BANK_DIR)

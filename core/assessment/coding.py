@@ -13,8 +13,9 @@ expected values never leave this process.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,12 +33,26 @@ from core.assessment.structure import (
 )
 from core.sandbox import DEFAULT_LIMITS, CallOutput, SandboxLimits, SandboxResult, run_learner_code
 
-__all__ = ["INTERFACE_DOC", "TEMPLATE", "REFERENCE", "FUNCTIONS", "SUITE", "TestCase", "CASES",
-           "grade_coding", "grade_structure", "MAX_CODE_CHARS",
-           "CodingTestResult", "CodingReport", "run_coding_tests", "TEST_TITLES"]
+__all__ = [
+    "INTERFACE_DOC",
+    "TEMPLATE",
+    "REFERENCE",
+    "FUNCTIONS",
+    "SUITE",
+    "TestCase",
+    "CASES",
+    "grade_coding",
+    "grade_structure",
+    "MAX_CODE_CHARS",
+    "CodingTestResult",
+    "CodingReport",
+    "run_coding_tests",
+    "TEST_TITLES",
+]
 
 
 # --- reference (independent of core.model) ---------------------------------------------------
+
 
 def _ref_pattern(x: torch.Tensor, W_Q: torch.Tensor, W_K: torch.Tensor) -> torch.Tensor:
     d_head = W_Q.shape[1]
@@ -88,6 +103,7 @@ REFERENCE: dict[str, Callable] = {
 
 # --- inputs ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class TestCase:
     seed: int
@@ -99,9 +115,11 @@ class TestCase:
 
     @property
     def label(self) -> str:
-        return (f"seed {self.seed}: seq {self.seq}, d_model {self.d_model}, {self.n_head} "
-                f"head{'s' if self.n_head > 1 else ''} of d_head {self.d_head}, "
-                f"{self.n_layer} layer{'s' if self.n_layer > 1 else ''}")
+        return (
+            f"seed {self.seed}: seq {self.seq}, d_model {self.d_model}, {self.n_head} "
+            f"head{'s' if self.n_head > 1 else ''} of d_head {self.d_head}, "
+            f"{self.n_layer} layer{'s' if self.n_layer > 1 else ''}"
+        )
 
 
 #: Shapes: one token; d_head == d_model (so a QK/OV mix-up still has the right shape); several
@@ -125,8 +143,14 @@ def _weights(case: TestCase, gen: torch.Generator):
 
     layers = []
     for _ in range(case.n_layer):
-        layers.append((w(h, dh, d, std=1.5 / math.sqrt(d)), w(h, dh, d, std=1.5 / math.sqrt(d)),
-                       w(h, dh, d, std=1.0 / math.sqrt(d)), w(h, d, dh, std=1.0 / math.sqrt(dh))))
+        layers.append(
+            (
+                w(h, dh, d, std=1.5 / math.sqrt(d)),
+                w(h, dh, d, std=1.5 / math.sqrt(d)),
+                w(h, dh, d, std=1.0 / math.sqrt(d)),
+                w(h, d, dh, std=1.0 / math.sqrt(dh)),
+            )
+        )
     return layers
 
 
@@ -163,7 +187,8 @@ def _prepare(cases: Sequence[TestCase]) -> tuple[list[_Prepared], list[dict]]:
         }
         if case.n_head > 1:
             idx["attention_layer_permuted"] = add(
-                "attention_layer", x, W_Q[perm], W_K[perm], W_V[perm], W_O[perm])
+                "attention_layer", x, W_Q[perm], W_K[perm], W_V[perm], W_O[perm]
+            )
         prepared.append(_Prepared(case, x, layers, perm, head, idx))
     return prepared, calls
 
@@ -192,8 +217,10 @@ def _compare(got, expected: np.ndarray, what: str = "") -> str | None:
         return None
     diff = np.where(np.isfinite(got), np.abs(got - expected), np.inf)
     first = tuple(int(i) for i in np.argwhere(bad)[0])
-    return (f"max |difference| {float(diff.max()):.3g}{what}; first differing entry "
-            f"{list(first)}: expected {expected[first]:.4g}, got {got[first]:.4g}")
+    return (
+        f"max |difference| {float(diff.max()):.3g}{what}; first differing entry "
+        f"{list(first)}: expected {expected[first]:.4g}, got {got[first]:.4g}"
+    )
 
 
 def _close(a, b) -> bool:
@@ -201,6 +228,7 @@ def _close(a, b) -> bool:
 
 
 # --- results ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class CodingTestResult:
@@ -268,18 +296,18 @@ def _get(out: CallOutput, key: str, function: str):
         return None, problem
     if key:
         if not isinstance(out.value, dict):
-            return None, f"{function} returned a tensor; expected a dict with \"heads\" and \"final\""
+            return None, f'{function} returned a tensor; expected a dict with "heads" and "final"'
         if key not in out.value:
             keys = ", ".join(repr(k) for k in out.value) or "no keys"
-            return None, f"{function} returned a dict without \"{key}\" (it has {keys})"
+            return None, f'{function} returned a dict without "{key}" (it has {keys})'
     elif isinstance(out.value, dict):
         return None, f"{function} returned a dict; expected a tensor"
     return (out.value[key] if key else out.value), None
 
 
 def _evaluate(prepared: list[_Prepared], outputs: Sequence[CallOutput]) -> list[CodingTestResult]:
-    failures: dict[str, str | None] = {name: None for name in TEST_TITLES}
-    checked: dict[str, int] = {name: 0 for name in TEST_TITLES}
+    failures: dict[str, str | None] = dict.fromkeys(TEST_TITLES)
+    checked: dict[str, int] = dict.fromkeys(TEST_TITLES, 0)
 
     def fail(name: str, case: TestCase, msg: str) -> None:
         checked[name] += 1
@@ -305,11 +333,15 @@ def _evaluate(prepared: list[_Prepared], outputs: Sequence[CallOutput]) -> list[
                 fail(name, c, problem)
         if not problem:
             msg = _compare(got, expected)
-            fail("attention_pattern_values", c, f"attention_pattern: {msg}") if msg else \
-                ok("attention_pattern_values")
+            fail("attention_pattern_values", c, f"attention_pattern: {msg}") if msg else ok(
+                "attention_pattern_values"
+            )
             if got.shape != expected.shape:
-                fail("attention_pattern_causal", c,
-                     f"attention_pattern: expected shape {_shape(expected)}, got {_shape(got)}")
+                fail(
+                    "attention_pattern_causal",
+                    c,
+                    f"attention_pattern: expected shape {_shape(expected)}, got {_shape(got)}",
+                )
             else:
                 rows = got.sum(-1)  # [head, query]
                 upper = np.triu(np.ones((c.seq, c.seq), dtype=bool), 1)
@@ -318,13 +350,19 @@ def _evaluate(prepared: list[_Prepared], outputs: Sequence[CallOutput]) -> list[
                 if not np.isfinite(got).all():
                     fail("attention_pattern_causal", c, "attention_pattern has NaN or inf entries")
                 elif abs(rows[worst] - 1) > 1e-5:
-                    fail("attention_pattern_causal", c,
-                         f"row {int(worst[1])} of head {int(worst[0])} of attention_pattern sums "
-                         f"to {rows[worst]:.4g}, not 1 (softmax over the keys, the last axis)")
+                    fail(
+                        "attention_pattern_causal",
+                        c,
+                        f"row {int(worst[1])} of head {int(worst[0])} of attention_pattern sums "
+                        f"to {rows[worst]:.4g}, not 1 (softmax over the keys, the last axis)",
+                    )
                 elif above > 1e-6:
-                    fail("attention_pattern_causal", c,
-                         f"attention_pattern puts {above:.3g} above the diagonal: a position "
-                         f"attends to a later one (apply the causal mask before the softmax)")
+                    fail(
+                        "attention_pattern_causal",
+                        c,
+                        f"attention_pattern puts {above:.3g} above the diagonal: a position "
+                        f"attends to a later one (apply the causal mask before the softmax)",
+                    )
                 else:
                     ok("attention_pattern_causal")
 
@@ -343,20 +381,29 @@ def _evaluate(prepared: list[_Prepared], outputs: Sequence[CallOutput]) -> list[
             if problem or problem_p:
                 fail("attention_layer_head_order", c, problem or problem_p)
             elif got.shape != (c.seq, c.d_model):
-                fail("attention_layer_head_order", c, f"attention_layer: expected shape "
-                                                      f"[{c.seq}, {c.d_model}], got {_shape(got)}")
+                fail(
+                    "attention_layer_head_order",
+                    c,
+                    f"attention_layer: expected shape [{c.seq}, {c.d_model}], got {_shape(got)}",
+                )
             else:
                 msg = _compare(got_p, got)
                 if msg:
-                    fail("attention_layer_head_order", c,
-                         f"with the heads in reverse order attention_layer gave a different "
-                         f"result: {msg.replace('expected', 'original')} (do all heads read "
-                         f"the same x?)")
+                    fail(
+                        "attention_layer_head_order",
+                        c,
+                        f"with the heads in reverse order attention_layer gave a different "
+                        f"result: {msg.replace('expected', 'original')} (do all heads read "
+                        f"the same x?)",
+                    )
                 elif not _close(got, np_(_ref_layer(p.x, W_Q, W_K, W_V, W_O))):
                     # Order-independent but wrong (e.g. zeros): the property proves nothing.
-                    fail("attention_layer_head_order", c,
-                         "attention_layer gives the same result in any head order, but not the "
-                         "right one (see the test above)")
+                    fail(
+                        "attention_layer_head_order",
+                        c,
+                        "attention_layer gives the same result in any head order, but not the "
+                        "right one (see the test above)",
+                    )
                 else:
                     ok("attention_layer_head_order")
 
@@ -364,8 +411,10 @@ def _evaluate(prepared: list[_Prepared], outputs: Sequence[CallOutput]) -> list[
         qk_ref, ov_ref = np_(_ref_qk(W_Q, W_K, p.head)), np_(_ref_ov(W_V, W_O, p.head))
         qk, qk_problem = _get(out["qk_circuit"], "", "qk_circuit")
         ov, ov_problem = _get(out["ov_circuit"], "", "ov_circuit")
-        for name, got, problem, ref, fn in (("qk_circuit_values", qk, qk_problem, qk_ref, "qk_circuit"),
-                                            ("ov_circuit_values", ov, ov_problem, ov_ref, "ov_circuit")):
+        for name, got, problem, ref, fn in (
+            ("qk_circuit_values", qk, qk_problem, qk_ref, "qk_circuit"),
+            ("ov_circuit_values", ov, ov_problem, ov_ref, "ov_circuit"),
+        ):
             if problem:
                 fail(name, c, problem)
                 continue
@@ -378,7 +427,9 @@ def _evaluate(prepared: list[_Prepared], outputs: Sequence[CallOutput]) -> list[
             if _close(qk, ov_ref) or _close(ov, qk_ref):
                 swap = "qk_circuit and ov_circuit compute each other's circuit"
             elif _close(qk, qk_ref.T):
-                swap = "qk_circuit returned W_K[head]ᵀ W_Q[head], the transpose: query and key swapped"
+                swap = (
+                    "qk_circuit returned W_K[head]ᵀ W_Q[head], the transpose: query and key swapped"
+                )
             elif _close(ov, ov_ref.T):
                 swap = "ov_circuit returned (W_O W_V)ᵀ, the transpose: reading and writing swapped"
             elif _close(qk, ov):
@@ -398,51 +449,77 @@ def _evaluate(prepared: list[_Prepared], outputs: Sequence[CallOutput]) -> list[
             continue
         exp_heads = np_(ref["heads"])
         if heads.shape != exp_heads.shape:
-            fail("decompose_sums", c, f"decompose: \"heads\" should have shape {_shape(exp_heads)}, "
-                                      f"got {_shape(heads)}")
+            fail(
+                "decompose_sums",
+                c,
+                f'decompose: "heads" should have shape {_shape(exp_heads)}, got {_shape(heads)}',
+            )
         else:
             msg = _compare(final, np_(p.x) + heads.sum((0, 1)))
-            fail("decompose_sums", c, f"\"final\" differs from x0 + Σ \"heads\": "
-                                      f"{msg.replace('expected', 'sum')}") if msg else ok("decompose_sums")
+            fail(
+                "decompose_sums",
+                c,
+                f'"final" differs from x0 + Σ "heads": {msg.replace("expected", "sum")}',
+            ) if msg else ok("decompose_sums")
         msg = _compare(final, np_(ref["final"]))
-        fail("decompose_final", c, f"decompose \"final\": {msg} (each layer's heads must all read "
-                                   f"that layer's input)") if msg else ok("decompose_final")
+        fail(
+            "decompose_final",
+            c,
+            f"decompose \"final\": {msg} (each layer's heads must all read that layer's input)",
+        ) if msg else ok("decompose_final")
         msg = _compare(heads, exp_heads)
-        fail("decompose_heads", c, f"decompose \"heads\": {msg}") if msg else ok("decompose_heads")
+        fail("decompose_heads", c, f'decompose "heads": {msg}') if msg else ok("decompose_heads")
 
     results = []
     for name, title in TEST_TITLES.items():
         if failures[name]:
             results.append(CodingTestResult(name, title, "failed", failures[name]))
         elif checked[name]:
-            results.append(CodingTestResult(name, title, "passed",
-                                            f"passed on {checked[name]} random case"
-                                            f"{'s' if checked[name] > 1 else ''}"))
+            results.append(
+                CodingTestResult(
+                    name,
+                    title,
+                    "passed",
+                    f"passed on {checked[name]} random case{'s' if checked[name] > 1 else ''}",
+                )
+            )
         else:
             results.append(CodingTestResult(name, title, "not run", "no case exercised it"))
     return results
 
 
 INTERFACE_CHECKS = tuple(c for c in CHECKS if c.startswith("defines_")) + (
-    "causal_softmax", "heads_read_same_input")
+    "causal_softmax",
+    "heads_read_same_input",
+)
 
 
 def _not_run(reason: str, code: str) -> CodingReport:
     structural = analyze_code(code, INTERFACE_CHECKS) if len(code) <= MAX_CODE_CHARS else None
-    tests = tuple(CodingTestResult(n, t, "not run", f"not run: {reason}") for n, t in TEST_TITLES.items())
+    tests = tuple(
+        CodingTestResult(n, t, "not run", f"not run: {reason}") for n, t in TEST_TITLES.items()
+    )
     return CodingReport(False, tests, not_run_reason=reason, structural=structural)
 
 
-def run_coding_tests(code: str, *, execute: bool, limits: SandboxLimits = DEFAULT_LIMITS,
-                     cases: Sequence[TestCase] = CASES) -> CodingReport:
+def run_coding_tests(
+    code: str,
+    *,
+    execute: bool,
+    limits: SandboxLimits = DEFAULT_LIMITS,
+    cases: Sequence[TestCase] = CASES,
+) -> CodingReport:
     """Grade ``code`` by running it (``execute=True``) or report every test as not run.
 
     Without execution the report holds today's structural analysis (never executed) for
     context, and ``not_run_reason`` says why the code was not run.
     """
     if not execute:
-        return _not_run("running code is switched off for this deployment; the answer was "
-                        "only read, not executed", code)
+        return _not_run(
+            "running code is switched off for this deployment; the answer was "
+            "only read, not executed",
+            code,
+        )
     if len(code) > MAX_CODE_CHARS:
         return _not_run(too_long_message(len(code)), code)
     prepared, calls = _prepare(cases)
@@ -452,40 +529,74 @@ def run_coding_tests(code: str, *, execute: bool, limits: SandboxLimits = DEFAUL
 
 # --- the coding item's grader ------------------------------------------------------------------
 
+
 def grade_structure(item: CodingItem, answer: Any):
     if answer is not None and not isinstance(answer, str):
         raise type_error(item.id, "code as text (a string)", answer)
     code = answer or ""
     unchanged = same_as_template(code, item.template)
-    details: dict[str, Any] = {"parsed": False, "syntax_error": None, "rubric_found": [],
-                               "rubric_missing": [], "time_limit_minutes": item.time_limit_minutes,
-                               "executed": False, "unchanged_template": unchanged,
-                               "too_long": False}
+    details: dict[str, Any] = {
+        "parsed": False,
+        "syntax_error": None,
+        "rubric_found": [],
+        "rubric_missing": [],
+        "time_limit_minutes": item.time_limit_minutes,
+        "executed": False,
+        "unchanged_template": unchanged,
+        "too_long": False,
+    }
     if not code.strip() or unchanged:
         reason = "the template is unchanged" if unchanged else "not answered"
-        details["rubric_missing"] = [{"check": r.check, "description": r.label,
-                                      "weight": r.weight, "reason": reason}
-                                     for r in item.rubric]
+        details["rubric_missing"] = [
+            {"check": r.check, "description": r.label, "weight": r.weight, "reason": reason}
+            for r in item.rubric
+        ]
         if unchanged:
-            return 0.0, (f"{NOT_ANSWERED} This is the starting template, unchanged (whitespace "
-                         f"aside), so it counts as not answered and scores 0. Write your "
-                         f"implementation into it."), details, False
+            return (
+                0.0,
+                (
+                    f"{NOT_ANSWERED} This is the starting template, unchanged (whitespace "
+                    f"aside), so it counts as not answered and scores 0. Write your "
+                    f"implementation into it."
+                ),
+                details,
+                False,
+            )
         return 0.0, NOT_ANSWERED, details, False
     if len(code) > MAX_CODE_CHARS:
         details["too_long"] = True
-        details["rubric_missing"] = [{"check": r.check, "description": r.label,
-                                      "weight": r.weight, "reason": "the code was too long to grade"}
-                                     for r in item.rubric]
+        details["rubric_missing"] = [
+            {
+                "check": r.check,
+                "description": r.label,
+                "weight": r.weight,
+                "reason": "the code was too long to grade",
+            }
+            for r in item.rubric
+        ]
         return 0.0, f"The code was not graded: {too_long_message(len(code))}.", details, True
     analysis = analyze_code(code, [r.check for r in item.rubric])
     if not analysis.parsed:
         details["syntax_error"] = {"line": analysis.error_line, "message": analysis.error}
-        details["rubric_missing"] = [{"check": r.check, "description": r.label,
-                                      "weight": r.weight, "reason": "the code was not parsed"}
-                                     for r in item.rubric]
+        details["rubric_missing"] = [
+            {
+                "check": r.check,
+                "description": r.label,
+                "weight": r.weight,
+                "reason": "the code was not parsed",
+            }
+            for r in item.rubric
+        ]
         reason = analysis.error.rstrip(".?! ")
-        return 0.0, (f"The code could not be graded: {reason}. Fix it and resubmit; the rubric is "
-                     f"checked only on code that parses (it is read, not run)."), details, True
+        return (
+            0.0,
+            (
+                f"The code could not be graded: {reason}. Fix it and resubmit; the rubric is "
+                f"checked only on code that parses (it is read, not run)."
+            ),
+            details,
+            True,
+        )
     details["parsed"] = True
     total = math.fsum(r.weight for r in item.rubric)
     earned = 0.0
@@ -498,26 +609,33 @@ def grade_structure(item: CodingItem, answer: Any):
         else:
             details["rubric_missing"].append(entry | {"reason": res.detail})
     score = earned / total
-    fb = [f"Structural rubric (the code is read, not run): {len(details['rubric_found'])} of "
-          f"{len(item.rubric)} items found, {earned:g} of {total:g} weight."]
+    fb = [
+        f"Structural rubric (the code is read, not run): {len(details['rubric_found'])} of "
+        f"{len(item.rubric)} items found, {earned:g} of {total:g} weight."
+    ]
     if details["rubric_found"]:
         fb.append("Found: " + "; ".join(e["description"] for e in details["rubric_found"]) + ".")
     if details["rubric_missing"]:
-        fb.append("Missing: " + "; ".join(f"{e['description']} — {e['reason']}"
-                                          for e in details["rubric_missing"]) + ".")
+        fb.append(
+            "Missing: "
+            + "; ".join(f"{e['description']} — {e['reason']}" for e in details["rubric_missing"])
+            + "."
+        )
     return score, " ".join(fb), details, True
 
 
-def grade_coding(item: CodingItem, answer: Any, *, run_code: bool = False,
-                 limits: SandboxLimits = DEFAULT_LIMITS):
+def grade_coding(
+    item: CodingItem, answer: Any, *, run_code: bool = False, limits: SandboxLimits = DEFAULT_LIMITS
+):
     """Grade a coding item. An item with ``tests`` is run against the reference when
     ``run_code`` is True (score: the share of tests passed); otherwise, and for items without
     ``tests``, the structural rubric is read from the syntax tree and the code is never run."""
     if not item.tests or not run_code:
         score, feedback, details, answered = grade_structure(item, answer)
         if item.tests and answered and details.get("parsed"):
-            feedback = (f"Not run: {NOT_RUN_REASON} The score is the structural rubric's. "
-                        + feedback)
+            feedback = (
+                f"Not run: {NOT_RUN_REASON} The score is the structural rubric's. " + feedback
+            )
         details["not_run_reason"] = NOT_RUN_REASON if item.tests else None
         details["tests"] = []
         return score, feedback, details, answered
@@ -529,17 +647,28 @@ def grade_coding(item: CodingItem, answer: Any, *, run_code: bool = False,
         details["tests"], details["not_run_reason"] = [], None
         return score, feedback, details, answered
     report = run_coding_tests(code, execute=True, limits=limits)
-    tests = [{"name": t.name, "title": t.title, "status": t.status, "message": t.message}
-             for t in report.tests]
+    tests = [
+        {"name": t.name, "title": t.title, "status": t.status, "message": t.message}
+        for t in report.tests
+    ]
     n = len(report.tests)
     details: dict[str, Any] = {
-        "parsed": True, "syntax_error": None, "rubric_found": [], "rubric_missing": [],
-        "time_limit_minutes": item.time_limit_minutes, "executed": True,
-        "unchanged_template": False, "too_long": False, "tests": tests, "not_run_reason": None,
+        "parsed": True,
+        "syntax_error": None,
+        "rubric_found": [],
+        "rubric_missing": [],
+        "time_limit_minutes": item.time_limit_minutes,
+        "executed": True,
+        "unchanged_template": False,
+        "too_long": False,
+        "tests": tests,
+        "not_run_reason": None,
         "sandbox_message": report.sandbox.message if report.sandbox is not None else None,
     }
-    fb = [f"Your functions were run against a reference on {len(CASES)} random seeds and "
-          f"shapes: {report.n_passed} of {n} tests passed."]
+    fb = [
+        f"Your functions were run against a reference on {len(CASES)} random seeds and "
+        f"shapes: {report.n_passed} of {n} tests passed."
+    ]
     if details["sandbox_message"]:
         fb.append(details["sandbox_message"])
     failed = report.failed
@@ -548,6 +677,8 @@ def grade_coding(item: CodingItem, answer: Any, *, run_code: bool = False,
     return report.score, " ".join(fb), details, True
 
 
-NOT_RUN_REASON = ("running learner code is switched off on this deployment (it is on when the "
-                  "app runs on your own machine, and an instructor can turn it on for a hosted "
-                  "copy), so your code was read, not run.")
+NOT_RUN_REASON = (
+    "running learner code is switched off on this deployment (it is on when the "
+    "app runs on your own machine, and an instructor can turn it on for a hosted "
+    "copy), so your code was read, not run."
+)

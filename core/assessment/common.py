@@ -36,8 +36,7 @@ def shown(value: Any) -> str:
 
 
 def type_error(item_id: str, expected: str, value: Any) -> ValidationError:
-    return ValidationError(f"Answer to '{item_id}' must be {expected}; got "
-                           f"{type(value).__name__}.")
+    return ValidationError(f"Answer to '{item_id}' must be {expected}; got {type(value).__name__}.")
 
 
 def dedupe(xs: list[str]) -> list[str]:

@@ -55,6 +55,7 @@ def public_view(bank: Bank) -> dict[str, Any]:
 
 # --- results ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ItemResult(KeyAccess):
     """One graded item. ``result["score"]`` works as well as ``result.score``."""
@@ -147,17 +148,23 @@ class GradeResult(KeyAccess):
 
 # --- per-type graders ------------------------------------------------------------------------
 
+
 def _grade_multiple_choice(item: MultipleChoiceItem, answer: Any):
     if answer is not None and not isinstance(answer, str):
         raise type_error(item.id, "one option's text (a string)", answer)
     texts = [o.text for o in item.options]
     selected = answer if answer not in (None, "") else None
     if selected is not None and selected not in texts:
-        raise ValidationError(f"Answer to '{item.id}': {shown(selected)} is not one of its "
-                              f"options.")
+        raise ValidationError(
+            f"Answer to '{item.id}': {shown(selected)} is not one of its options."
+        )
     options = [
-        {"text": o.text, "selected": o.text == selected, "correct": o.text == item.correct,
-         "feedback": o.feedback}
+        {
+            "text": o.text,
+            "selected": o.text == selected,
+            "correct": o.text == item.correct,
+            "feedback": o.feedback,
+        }
         for o in item.options
     ]
     details = {"selected": selected, "correct_answer": item.correct, "options": options}
@@ -181,8 +188,9 @@ def _grade_multiple_select(item: MultipleSelectItem, answer: Any):
     texts = [o.text for o in item.options]
     for a in answer:
         if not isinstance(a, str):
-            raise ValidationError(f"Answer to '{item.id}' must list option texts; one entry is a "
-                                  f"{type(a).__name__}.")
+            raise ValidationError(
+                f"Answer to '{item.id}' must list option texts; one entry is a {type(a).__name__}."
+            )
         if a not in texts:
             raise ValidationError(f"Answer to '{item.id}': {shown(a)} is not one of its options.")
     ticked = set(answer)  # duplicates count once
@@ -198,24 +206,46 @@ def _grade_multiple_select(item: MultipleSelectItem, answer: Any):
     options = []
     for o in item.options:
         is_correct, is_ticked = o.text in correct, o.text in ticked
-        verdict = {(True, True): "correct, ticked", (True, False): "correct, missed",
-                   (False, True): "wrong, ticked", (False, False): "wrong, left blank"}[
-            (is_correct, is_ticked)]
-        options.append({"text": o.text, "selected": is_ticked, "correct": is_correct,
-                        "verdict": verdict, "feedback": o.feedback})
-    details = {"selected": [t for t in texts if t in ticked], "correct_answers": list(item.correct),
-               "scoring": item.scoring, "correct_ticked": c, "wrong_ticked": x,
-               "n_correct": k, "n_wrong": w, "options": options}
+        verdict = {
+            (True, True): "correct, ticked",
+            (True, False): "correct, missed",
+            (False, True): "wrong, ticked",
+            (False, False): "wrong, left blank",
+        }[(is_correct, is_ticked)]
+        options.append(
+            {
+                "text": o.text,
+                "selected": is_ticked,
+                "correct": is_correct,
+                "verdict": verdict,
+                "feedback": o.feedback,
+            }
+        )
+    details = {
+        "selected": [t for t in texts if t in ticked],
+        "correct_answers": list(item.correct),
+        "scoring": item.scoring,
+        "correct_ticked": c,
+        "wrong_ticked": x,
+        "n_correct": k,
+        "n_wrong": w,
+        "options": options,
+    }
     answered = bool(ticked)
     if not answered:
         return 0.0, f"{NOT_ANSWERED} No option was ticked.", details, False
     if item.scoring == "exact":
-        fb = ("All correct options and no wrong ones: full marks." if score == 1.0 else
-              f"This item needs exactly the correct set (all or nothing): you ticked {c} of {k} "
-              f"correct options and {x} of {w} wrong ones.")
+        fb = (
+            "All correct options and no wrong ones: full marks."
+            if score == 1.0
+            else f"This item needs exactly the correct set (all or nothing): you ticked {c} of {k} "
+            f"correct options and {x} of {w} wrong ones."
+        )
     else:
-        fb = (f"You ticked {c} of {k} correct options (+{c}/{k}) and {x} of {w} wrong options "
-              f"(−{x}/{w}): score {score:.2f}.")
+        fb = (
+            f"You ticked {c} of {k} correct options (+{c}/{k}) and {x} of {w} wrong options "
+            f"(−{x}/{w}): score {score:.2f}."
+        )
         if c == k and x == 0:
             fb = f"All {k} correct options and no wrong ones: full marks."
     missed = [o.text for o in item.options if o.text in correct and o.text not in ticked]
@@ -233,12 +263,20 @@ def _grade_model_choice(item: ModelChoiceItem, answer: Any):
         raise type_error(item.id, "one option's text (a string)", answer)
     selected = answer if answer not in (None, "") else None
     if selected is not None and selected not in key.options:
-        raise ValidationError(f"Answer to '{item.id}': {shown(selected)} is not one of its "
-                              f"options.")
-    options = [{"text": o, "selected": o == selected, "correct": o == key.correct,
-                "feedback": ""} for o in key.options]
-    details = {"selected": selected, "correct_answer": key.correct, "options": options,
-               "model": item.model, "evidence": key.evidence}
+        raise ValidationError(
+            f"Answer to '{item.id}': {shown(selected)} is not one of its options."
+        )
+    options = [
+        {"text": o, "selected": o == selected, "correct": o == key.correct, "feedback": ""}
+        for o in key.options
+    ]
+    details = {
+        "selected": selected,
+        "correct_answer": key.correct,
+        "options": options,
+        "model": item.model,
+        "evidence": key.evidence,
+    }
     if selected is None:
         return 0.0, f"{NOT_ANSWERED} The answer is {key.correct}. {key.evidence}", details, False
     if selected == key.correct:
@@ -257,12 +295,15 @@ def _as_number(item_id: str, answer: Any) -> float | None:
         try:
             value = float(answer.strip().replace(",", ""))
         except ValueError:
-            raise ValidationError(f"Answer to '{item_id}' must be a number such as 12 or 0.5; "
-                                  f"got {shown(answer)}.") from None
+            raise ValidationError(
+                f"Answer to '{item_id}' must be a number such as 12 or 0.5; got {shown(answer)}."
+            ) from None
     else:
         raise type_error(item_id, "a number", answer)
     if not math.isfinite(value):
-        raise ValidationError(f"Answer to '{item_id}' must be a finite number; got {shown(answer)}.")
+        raise ValidationError(
+            f"Answer to '{item_id}' must be a finite number; got {shown(answer)}."
+        )
     return value
 
 
@@ -270,16 +311,25 @@ def _grade_model_number(item: ModelNumberItem, answer: Any):
     key = answer_key(item)
     value = _as_number(item.id, answer)
     correct = float(key.correct)
-    details = {"value": value, "correct_answer": key.correct, "tolerance": item.tolerance,
-               "model": item.model, "evidence": key.evidence}
+    details = {
+        "value": value,
+        "correct_answer": key.correct,
+        "tolerance": item.tolerance,
+        "model": item.model,
+        "evidence": key.evidence,
+    }
     if value is None:
         return 0.0, f"{NOT_ANSWERED} The answer is {key.correct:g}. {key.evidence}", details, False
     within = abs(value - correct) <= item.tolerance + 1e-12
     tol = f" (answers within ±{item.tolerance:g} count)" if item.tolerance else ""
     if within:
         return 1.0, f"Correct{tol}. {key.evidence}", details, True
-    return 0.0, (f"Not quite: you answered {value:g}; the answer is {key.correct:g}{tol}. "
-                 f"{key.evidence}"), details, True
+    return (
+        0.0,
+        (f"Not quite: you answered {value:g}; the answer is {key.correct:g}{tol}. {key.evidence}"),
+        details,
+        True,
+    )
 
 
 _GRADERS = {
@@ -326,9 +376,18 @@ def grade_item(item: Any, answer: Any, *, run_code: bool = False) -> ItemResult:
     details = typed_details(item.type, details)
     response = list(answer) if isinstance(answer, (set, frozenset, tuple)) else answer
     return ItemResult(
-        id=item.id, type=item.type, objective=item.objective, category=item.category,
-        topic=item.label, points=item.points, score=score, earned=score * item.points,
-        answered=answered, feedback=feedback, explanation=item.explanation, details=details,
+        id=item.id,
+        type=item.type,
+        objective=item.objective,
+        category=item.category,
+        topic=item.label,
+        points=item.points,
+        score=score,
+        earned=score * item.points,
+        answered=answered,
+        feedback=feedback,
+        explanation=item.explanation,
+        details=details,
         response=response,
     )
 
@@ -347,8 +406,9 @@ def objective_text(lo: str) -> str:
     return lo
 
 
-def _improvement_areas(bank: Bank, items: dict[str, ItemResult],
-                       mastery: dict[str, float]) -> list[str]:
+def _improvement_areas(
+    bank: Bank, items: dict[str, ItemResult], mastery: dict[str, float]
+) -> list[str]:
     areas: list[str] = []
     for lo, m in mastery.items():
         if m < bank.passing_threshold - 1e-9:
@@ -369,10 +429,13 @@ def _improvement_areas(bank: Bank, items: dict[str, ItemResult],
                 specific.append(f"{r.topic}: explain in full sentences, not a keyword list")
         elif r.type == "coding":
             if r.details.get("too_long"):
-                specific.append(f"{r.topic}: shorten the code to at most {MAX_CODE_CHARS:,} "
-                                f"characters")
+                specific.append(
+                    f"{r.topic}: shorten the code to at most {MAX_CODE_CHARS:,} characters"
+                )
             elif r.details["syntax_error"]:
-                specific.append(f"{r.topic}: make the code parse ({r.details['syntax_error']['message']})")
+                specific.append(
+                    f"{r.topic}: make the code parse ({r.details['syntax_error']['message']})"
+                )
             else:
                 specific += [f"{r.topic}: {c['description']}" for c in r.details["rubric_missing"]]
         else:
@@ -400,15 +463,19 @@ def grade(bank: Bank, responses: Mapping[str, Any], *, run_code: bool = False) -
     if not isinstance(bank, Bank):
         raise ValidationError(f"Expected a question bank; got {type(bank).__name__}.")
     if not isinstance(responses, Mapping):
-        raise ValidationError(f"Responses must map item ids to answers; got "
-                              f"{type(responses).__name__}.")
+        raise ValidationError(
+            f"Responses must map item ids to answers; got {type(responses).__name__}."
+        )
     known = set(bank.item_ids)
     for key in responses:
         if not isinstance(key, str) or key not in known:
-            raise ValidationError(f"Unknown question id {shown(key)} for bank '{bank.id}'; its ids "
-                                  f"are {', '.join(bank.item_ids)}.")
-    items = {item.id: grade_item(item, responses.get(item.id), run_code=run_code)
-             for item in bank.items}
+            raise ValidationError(
+                f"Unknown question id {shown(key)} for bank '{bank.id}'; its ids "
+                f"are {', '.join(bank.item_ids)}."
+            )
+    items = {
+        item.id: grade_item(item, responses.get(item.id), run_code=run_code) for item in bank.items
+    }
     return combine(bank, items)
 
 
@@ -419,28 +486,49 @@ def combine(bank: Bank, items: dict[str, ItemResult]) -> GradeResult:
     earned = math.fsum(r.earned for r in results)
     score = clamp01(earned / total)
     passed = score >= bank.passing_threshold - 1e-9
-    category_scores = {c: s for c in CATEGORIES
-                       if (s := _weighted([r for r in results if r.category == c])) is not None}
-    mastery = {lo: s for lo in OBJECTIVES
-               if (s := _weighted([r for r in results if r.objective == lo])) is not None}
+    category_scores = {
+        c: s
+        for c in CATEGORIES
+        if (s := _weighted([r for r in results if r.category == c])) is not None
+    }
+    mastery = {
+        lo: s
+        for lo in OBJECTIVES
+        if (s := _weighted([r for r in results if r.objective == lo])) is not None
+    }
     if bank.kind == "summative":
-        verdict = "Ready for advanced circuit analysis" if passed else "Additional study recommended"
+        verdict = (
+            "Ready for advanced circuit analysis" if passed else "Additional study recommended"
+        )
     else:
-        verdict = "Checkpoint passed" if passed else "Not yet passed: read the explanations and retry"
+        verdict = (
+            "Checkpoint passed" if passed else "Not yet passed: read the explanations and retry"
+        )
     return GradeResult(
-        bank_id=bank.id, title=bank.title, kind=bank.kind, score=score, passed=passed,
-        passing_threshold=bank.passing_threshold, earned_points=earned, total_points=total,
-        answered=sum(1 for r in results if r.answered), n_items=len(results), items=items,
+        bank_id=bank.id,
+        title=bank.title,
+        kind=bank.kind,
+        score=score,
+        passed=passed,
+        passing_threshold=bank.passing_threshold,
+        earned_points=earned,
+        total_points=total,
+        answered=sum(1 for r in results if r.answered),
+        n_items=len(results),
+        items=items,
         implementation_score=category_scores.get("implementation"),
         conceptual_score=category_scores.get("conceptual"),
         production_readiness=category_scores.get("production"),
-        category_scores=category_scores, objective_mastery=mastery,
-        improvement_areas=_improvement_areas(bank, items, mastery), verdict=verdict,
+        category_scores=category_scores,
+        objective_mastery=mastery,
+        improvement_areas=_improvement_areas(bank, items, mastery),
+        verdict=verdict,
     )
 
 
-def with_reviews(bank: Bank, result: GradeResult,
-                 reviews: Mapping[str, tuple[float, str]]) -> GradeResult:
+def with_reviews(
+    bank: Bank, result: GradeResult, reviews: Mapping[str, tuple[float, str]]
+) -> GradeResult:
     """``result`` with an instructor's reviewed scores: item id → (score in [0, 1], note).
 
     A reviewed item keeps its automatic score in ``automatic_score`` and says so in its
@@ -452,14 +540,23 @@ def with_reviews(bank: Bank, result: GradeResult,
         if item_id not in items:
             raise ValidationError(f"Unknown question id {shown(item_id)} for bank '{bank.id}'.")
         if not isinstance(score, (int, float)) or not 0 <= score <= 1 or math.isnan(score):
-            raise ValidationError(f"A reviewed score is a fraction from 0 to 1; got "
-                                  f"{shown(score)}.")
+            raise ValidationError(
+                f"A reviewed score is a fraction from 0 to 1; got {shown(score)}."
+            )
         r = items[item_id]
         automatic = r.automatic_score if r.reviewed else r.score
-        change = ("confirmed the automatic score" if abs(score - automatic) < 1e-9 else
-                  f"changed the automatic score of {automatic:.0%} to {score:.0%}")
+        change = (
+            "confirmed the automatic score"
+            if abs(score - automatic) < 1e-9
+            else f"changed the automatic score of {automatic:.0%} to {score:.0%}"
+        )
         items[item_id] = replace(
-            r, score=float(score), earned=float(score) * r.points, reviewed=True,
-            automatic_score=automatic, review_note=note or "",
-            feedback=f"Reviewed by your instructor, who {change}. {r.feedback}")
+            r,
+            score=float(score),
+            earned=float(score) * r.points,
+            reviewed=True,
+            automatic_score=automatic,
+            review_note=note or "",
+            feedback=f"Reviewed by your instructor, who {change}. {r.feedback}",
+        )
     return combine(bank, items)

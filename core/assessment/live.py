@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from core.lesson import REPEAT_HALF_LENGTH, repeated_random_ids
 from core.validators import ValidationError
@@ -59,8 +60,10 @@ def shipped_models() -> tuple[str, ...]:
 
 def _config(model: str) -> dict[str, Any]:
     if model not in shipped_models():
-        raise ValidationError(f"there is no shipped trained model {model!r}; the shipped ones are "
-                              f"{', '.join(shipped_models()) or 'none'}")
+        raise ValidationError(
+            f"there is no shipped trained model {model!r}; the shipped ones are "
+            f"{', '.join(shipped_models()) or 'none'}"
+        )
     return json.loads((MODELS_DIR / model / "config.json").read_text(encoding="utf-8"))
 
 
@@ -68,17 +71,20 @@ def check_spec(item_type: str, model: str, compute: str, params: Mapping[str, An
     """Validate a live item's model, computation and parameters without loading any weights.
     Raises :class:`ValidationError` with a sentence naming what is wrong and what is accepted."""
     if compute not in COMPUTATIONS:
-        raise ValidationError(f"unknown computation {compute!r}; available: "
-                              f"{', '.join(COMPUTATIONS)}")
+        raise ValidationError(
+            f"unknown computation {compute!r}; available: {', '.join(COMPUTATIONS)}"
+        )
     kind, spec = COMPUTATIONS[compute]
     if kind != item_type:
         raise ValidationError(f"the computation {compute!r} gives a {kind} item, not {item_type}")
     missing = [p for p in spec if p not in params]
     extra = [p for p in params if p not in spec]
     if missing or extra:
-        raise ValidationError(f"{compute} takes the parameters {', '.join(spec)}"
-                              + (f"; missing {', '.join(missing)}" if missing else "")
-                              + (f"; unknown {', '.join(extra)}" if extra else ""))
+        raise ValidationError(
+            f"{compute} takes the parameters {', '.join(spec)}"
+            + (f"; missing {', '.join(missing)}" if missing else "")
+            + (f"; unknown {', '.join(extra)}" if extra else "")
+        )
     for name, typ in spec.items():
         value = params[name]
         if typ is int and (isinstance(value, bool) or not isinstance(value, int)):
@@ -88,14 +94,17 @@ def check_spec(item_type: str, model: str, compute: str, params: Mapping[str, An
     cfg = _config(model)
     n_layer, n_head = cfg["n_layer"], cfg["n_head"]
     if "layer" in params and not 0 <= params["layer"] < n_layer:
-        raise ValidationError(f"{compute}: layer must be 0 to {n_layer - 1} for {model}; "
-                              f"got {params['layer']}")
+        raise ValidationError(
+            f"{compute}: layer must be 0 to {n_layer - 1} for {model}; got {params['layer']}"
+        )
     if "head" in params and not 0 <= params["head"] < n_head:
-        raise ValidationError(f"{compute}: head must be 0 to {n_head - 1} for {model}; "
-                              f"got {params['head']}")
+        raise ValidationError(
+            f"{compute}: head must be 0 to {n_head - 1} for {model}; got {params['head']}"
+        )
     if compute == "top_head" and params["score"] not in SCORES:
-        raise ValidationError(f"top_head: score must be one of {', '.join(SCORES)}; "
-                              f"got {params['score']!r}")
+        raise ValidationError(
+            f"top_head: score must be one of {', '.join(SCORES)}; got {params['score']!r}"
+        )
     if compute == "top_head" and params["score"] == "induction" and params["layer"] < 1:
         raise ValidationError("top_head: an induction head needs an earlier layer; use layer ≥ 1")
     if compute == "direct_path_top" and not 2 <= params["k"] <= MAX_CHOICES:
@@ -123,10 +132,14 @@ def _top_head(model: str, score: str, layer: int) -> LiveKey:
     ids = repeated_random_ids(m.config.vocab_size, REPEAT_HALF_LENGTH, 0)
     with torch.no_grad():
         out = m.analyze(torch.tensor([ids]))
-    attention = np.stack([la["attention_weights"][0].double().numpy()
-                          for la in out["analysis"]["layer_analyses"]])
-    table = (previous_token_scores(attention) if score == "previous_token"
-             else induction_scores(attention, ids))
+    attention = np.stack(
+        [la["attention_weights"][0].double().numpy() for la in out["analysis"]["layer_analyses"]]
+    )
+    table = (
+        previous_token_scores(attention)
+        if score == "previous_token"
+        else induction_scores(attention, ids)
+    )
     row = table[layer]
     order = np.argsort(-row, kind="stable")
     best, second = int(order[0]), int(order[1])
@@ -134,12 +147,15 @@ def _top_head(model: str, score: str, layer: int) -> LiveKey:
         raise ValidationError(
             f"the key is ambiguous: in {model}, heads {layer}.{best} and {layer}.{second} have "
             f"{score.replace('_', '-')} scores {row[best]:.3f} and {row[second]:.3f} (less than "
-            f"{MIN_HEAD_MARGIN} apart); choose another layer or score")
+            f"{MIN_HEAD_MARGIN} apart); choose another layer or score"
+        )
     options = tuple(f"head {layer}.{h}" for h in range(len(row)))
     scores = ", ".join(f"{layer}.{h} {row[h]:.2f}" for h in order)
     what = "previous-token" if score == "previous_token" else "induction"
-    evidence = (f"Computed from {model}'s weights on the preset of {REPEAT_HALF_LENGTH} random "
-                f"tokens repeated twice: {what} scores of layer {layer}, highest first: {scores}.")
+    evidence = (
+        f"Computed from {model}'s weights on the preset of {REPEAT_HALF_LENGTH} random "
+        f"tokens repeated twice: {what} scores of layer {layer}, highest first: {scores}."
+    )
     return LiveKey(options[best], options, evidence)
 
 
@@ -149,19 +165,27 @@ def _direct_path_top(model: str, token: str, k: int) -> LiveKey:
     m, tok = _load(model)
     ids = tok.encode(token)
     if len(ids) != 1:
-        raise ValidationError(f"direct_path_top: {token!r} is {len(ids)} tokens for the bundled "
-                              f"tokenizer; use text that is exactly one token")
+        raise ValidationError(
+            f"direct_path_top: {token!r} is {len(ids)} tokens for the bundled "
+            f"tokenizer; use text that is exactly one token"
+        )
     top = direct_path_top(m, ids[0], k)
     if top[0]["logit"] - top[1]["logit"] < MIN_LOGIT_MARGIN:
-        raise ValidationError(f"the key is ambiguous: after {token!r} the direct path's two best "
-                              f"tokens are less than {MIN_LOGIT_MARGIN} apart in logit")
+        raise ValidationError(
+            f"the key is ambiguous: after {token!r} the direct path's two best "
+            f"tokens are less than {MIN_LOGIT_MARGIN} apart in logit"
+        )
     texts = [_quoted(tok.decode([t["id"]])) for t in top]
     if len(set(texts)) != len(texts):
-        raise ValidationError(f"direct_path_top: two of the top {k} tokens after {token!r} "
-                              f"look the same as text; use another token")
+        raise ValidationError(
+            f"direct_path_top: two of the top {k} tokens after {token!r} "
+            f"look the same as text; use another token"
+        )
     ranked = ", ".join(f"{t} (logit {e['logit']:.2f})" for t, e in zip(texts, top))
-    evidence = (f"Computed from {model}'s weights: the direct path's row for {_quoted(token)} "
-                f"(W_E[token]·W_Uᵀ, every head skipped) ranks {ranked}.")
+    evidence = (
+        f"Computed from {model}'s weights: the direct path's row for {_quoted(token)} "
+        f"(W_E[token]·W_Uᵀ, every head skipped) ranks {ranked}."
+    )
     return LiveKey(texts[0], tuple(texts), evidence)
 
 
@@ -174,9 +198,11 @@ def _ov_rank(model: str, layer: int, head: int) -> LiveKey:
     # leave the "zero" singular values far above float64's tolerance
     rank = int(torch.linalg.matrix_rank(ov))
     d = ov.shape[0]
-    evidence = (f"Computed from {model}'s weights: W_O·W_V of head {layer}.{head} is a {d} × {d} "
-                f"matrix of rank {rank}; d_head = {m.config.d_head} caps it, since it factors "
-                f"through the head's {m.config.d_head}-dimensional space.")
+    evidence = (
+        f"Computed from {model}'s weights: W_O·W_V of head {layer}.{head} is a {d} × {d} "
+        f"matrix of rank {rank}; d_head = {m.config.d_head} caps it, since it factors "
+        f"through the head's {m.config.d_head}-dimensional space."
+    )
     return LiveKey(rank, (), evidence)
 
 

@@ -41,11 +41,15 @@ MAX_YAML_DEPTH = 32
 MAX_LISTED_ERRORS = 8
 
 _STD = "tag:yaml.org,2002:"
-_ALLOWED_TAGS = {None, "!", *(_STD + t for t in ("str", "int", "float", "bool", "null", "seq", "map"))}
+_ALLOWED_TAGS = {
+    None,
+    "!",
+    *(_STD + t for t in ("str", "int", "float", "bool", "null", "seq", "map")),
+}
 
 
 def _short_tag(tag: str) -> str:
-    return "!!" + tag[len(_STD):] if tag.startswith(_STD) else tag
+    return "!!" + tag[len(_STD) :] if tag.startswith(_STD) else tag
 
 
 def _line(mark: Any) -> int | None:
@@ -58,6 +62,7 @@ def _fail(name: str, message: str) -> ValidationError:
 
 # --- 1-3: bytes, text, event scan ------------------------------------------------------------
 
+
 def _read_text(path: Path, name: str) -> str:
     try:
         size = path.stat().st_size
@@ -68,8 +73,11 @@ def _read_text(path: Path, name: str) -> str:
     if not path.is_file():
         raise _fail(name, "is not a file.")
     if size > MAX_BANK_BYTES:
-        raise _fail(name, f"the file is {size:,} bytes; the limit is {MAX_BANK_BYTES:,} bytes. "
-                          f"Split it into several banks.")
+        raise _fail(
+            name,
+            f"the file is {size:,} bytes; the limit is {MAX_BANK_BYTES:,} bytes. "
+            f"Split it into several banks.",
+        )
     try:
         with path.open("rb") as fh:
             data = fh.read(MAX_BANK_BYTES + 1)
@@ -81,8 +89,9 @@ def _read_text(path: Path, name: str) -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise _fail(name, f"is not UTF-8 text (invalid byte at line {line}). Save the file as "
-                          f"UTF-8.") from None
+        raise _fail(
+            name, f"is not UTF-8 text (invalid byte at line {line}). Save the file as UTF-8."
+        ) from None
     return text
 
 
@@ -92,8 +101,11 @@ def _yaml_error(name: str, exc: yaml.YAMLError) -> ValidationError:
     context = getattr(exc, "context", None)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     detail = f"{problem}" + (f" ({context})" if context else "")
-    return _fail(name, f"YAML syntax error{where}: {detail}. Check the indentation and quoting "
-                       f"on that line and the one before it.")
+    return _fail(
+        name,
+        f"YAML syntax error{where}: {detail}. Check the indentation and quoting "
+        f"on that line and the one before it.",
+    )
 
 
 class _Frame:
@@ -121,9 +133,12 @@ def scan_yaml(text: str, name: str) -> None:
         nonlocal nodes
         nodes += size
         if nodes > MAX_YAML_NODES:
-            raise _fail(name, f"the document would expand to more than {MAX_YAML_NODES:,} values "
-                              f"(line {_line(event.start_mark)}); it is refused unparsed. Write "
-                              f"the questions out instead of using anchors and aliases.")
+            raise _fail(
+                name,
+                f"the document would expand to more than {MAX_YAML_NODES:,} values "
+                f"(line {_line(event.start_mark)}); it is refused unparsed. Write "
+                f"the questions out instead of using anchors and aliases.",
+            )
         if stack:
             stack[-1].size += size
 
@@ -134,12 +149,18 @@ def scan_yaml(text: str, name: str) -> None:
         if frame.expect_key:
             if isinstance(event, yaml.ScalarEvent):
                 if event.value in frame.keys:
-                    raise _fail(name, f"line {_line(event.start_mark)}: the key '{event.value}' "
-                                      f"appears twice in the same mapping; remove one.")
+                    raise _fail(
+                        name,
+                        f"line {_line(event.start_mark)}: the key '{event.value}' "
+                        f"appears twice in the same mapping; remove one.",
+                    )
                 frame.keys.add(event.value)
             elif not isinstance(event, yaml.AliasEvent) or event.anchor is None:
-                raise _fail(name, f"line {_line(event.start_mark)}: mapping keys must be plain "
-                                  f"names, not lists or mappings.")
+                raise _fail(
+                    name,
+                    f"line {_line(event.start_mark)}: mapping keys must be plain "
+                    f"names, not lists or mappings.",
+                )
         frame.expect_key = not frame.expect_key
 
     try:
@@ -148,29 +169,45 @@ def scan_yaml(text: str, name: str) -> None:
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
-                    raise _fail(name, f"line {_line(event.start_mark)}: the file holds more than "
-                                      f"one YAML document ('---'); a bank is one document.")
+                    raise _fail(
+                        name,
+                        f"line {_line(event.start_mark)}: the file holds more than "
+                        f"one YAML document ('---'); a bank is one document.",
+                    )
                 continue
-            if isinstance(event, (yaml.StreamStartEvent, yaml.StreamEndEvent,
-                                  yaml.DocumentEndEvent)):
+            if isinstance(
+                event, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)
+            ):
                 continue
             tag = getattr(event, "tag", None)
             if tag not in _ALLOWED_TAGS:
-                raise _fail(name, f"line {_line(event.start_mark)}: the tag '{_short_tag(tag)}' is "
-                                  f"not allowed. A bank holds only plain text, numbers, lists and "
-                                  f"mappings; remove the tag.")
+                raise _fail(
+                    name,
+                    f"line {_line(event.start_mark)}: the tag '{_short_tag(tag)}' is "
+                    f"not allowed. A bank holds only plain text, numbers, lists and "
+                    f"mappings; remove the tag.",
+                )
             if isinstance(event, yaml.AliasEvent):
                 check_key(event)
                 aliases += 1
                 if aliases > MAX_YAML_ALIASES:
-                    raise _fail(name, f"more than {MAX_YAML_ALIASES} aliases (*name) by line "
-                                      f"{_line(event.start_mark)}; the file is refused unparsed.")
+                    raise _fail(
+                        name,
+                        f"more than {MAX_YAML_ALIASES} aliases (*name) by line "
+                        f"{_line(event.start_mark)}; the file is refused unparsed.",
+                    )
                 if event.anchor in open_anchors:
-                    raise _fail(name, f"line {_line(event.start_mark)}: the alias "
-                                      f"'*{event.anchor}' refers to a node that contains it.")
+                    raise _fail(
+                        name,
+                        f"line {_line(event.start_mark)}: the alias "
+                        f"'*{event.anchor}' refers to a node that contains it.",
+                    )
                 if event.anchor not in anchors:
-                    raise _fail(name, f"line {_line(event.start_mark)}: the alias "
-                                      f"'*{event.anchor}' is not defined before it is used.")
+                    raise _fail(
+                        name,
+                        f"line {_line(event.start_mark)}: the alias "
+                        f"'*{event.anchor}' is not defined before it is used.",
+                    )
                 count(anchors[event.anchor], event)
             elif isinstance(event, yaml.ScalarEvent):
                 check_key(event)
@@ -180,8 +217,11 @@ def scan_yaml(text: str, name: str) -> None:
             elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 check_key(event)
                 if len(stack) >= MAX_YAML_DEPTH:
-                    raise _fail(name, f"line {_line(event.start_mark)}: lists and mappings are "
-                                      f"nested more than {MAX_YAML_DEPTH} levels deep.")
+                    raise _fail(
+                        name,
+                        f"line {_line(event.start_mark)}: lists and mappings are "
+                        f"nested more than {MAX_YAML_DEPTH} levels deep.",
+                    )
                 count(1, event)  # the collection itself, in the global total
                 stack.append(_Frame(event.anchor, isinstance(event, yaml.MappingStartEvent)))
                 if event.anchor is not None:
@@ -200,6 +240,7 @@ def scan_yaml(text: str, name: str) -> None:
 
 
 # --- 5: schema errors as sentences -----------------------------------------------------------
+
 
 def _describe_input(value: Any) -> str:
     if isinstance(value, bool):
@@ -220,6 +261,7 @@ def _describe_input(value: Any) -> str:
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str] | None:
     """The keys accepted by the model at ``loc`` (the location of an unknown key)."""
+
     def inner_model(annotation: Any) -> Any:
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             return annotation
@@ -278,11 +320,19 @@ def _error_sentence(err: dict[str, Any], raw: Any) -> str:
     field_parts: tuple[Any, ...] = loc
     if len(loc) >= 2 and loc[0] == "items" and isinstance(loc[1], int):
         index = loc[1]
-        item_raw = raw.get("items")[index] if isinstance(raw, dict) and isinstance(
-            raw.get("items"), list) and index < len(raw["items"]) else None
+        item_raw = (
+            raw.get("items")[index]
+            if isinstance(raw, dict)
+            and isinstance(raw.get("items"), list)
+            and index < len(raw["items"])
+            else None
+        )
         item_id = item_raw.get("id") if isinstance(item_raw, dict) else None
-        where = f"item '{item_id}' (item #{index + 1})" if isinstance(item_id, str) else \
-            f"item #{index + 1} (no id)"
+        where = (
+            f"item '{item_id}' (item #{index + 1})"
+            if isinstance(item_id, str)
+            else f"item #{index + 1} (no id)"
+        )
         field_parts = loc[2:]
         if field_parts and field_parts[0] in ITEM_MODELS:
             field_parts = field_parts[1:]
@@ -294,8 +344,7 @@ def _error_sentence(err: dict[str, Any], raw: Any) -> str:
         prefix = f"{where}, " if where else ""
         inside = f" inside {parent}" if parent else ""
         hint = f" Allowed keys: {', '.join(allowed)}." if allowed else ""
-        return (f"{prefix}field '{unknown}': unknown key{inside}; check its spelling."
-                f"{hint}")
+        return f"{prefix}field '{unknown}': unknown key{inside}; check its spelling.{hint}"
 
     if kind == "missing":
         text = "is required but missing"
@@ -319,8 +368,12 @@ def _error_sentence(err: dict[str, Any], raw: Any) -> str:
         ctx = err.get("ctx") or {}
         bound = next(iter(ctx.values()), "")
         bound = f"{bound:g}" if isinstance(bound, (int, float)) else bound
-        rel = {"greater_than": "greater than", "greater_than_equal": "at least",
-               "less_than": "less than", "less_than_equal": "at most"}[kind]
+        rel = {
+            "greater_than": "greater than",
+            "greater_than_equal": "at least",
+            "less_than": "less than",
+            "less_than_equal": "at most",
+        }[kind]
         text = f"must be {rel} {bound}; got {_describe_input(value)}"
     elif kind == "finite_number":
         text = f"must be a finite number; got {_describe_input(value)}"
@@ -333,14 +386,20 @@ def _error_sentence(err: dict[str, Any], raw: Any) -> str:
             text = f"has too many entries (at most {ctx.get('max_length')})"
         if isinstance(value, str):
             n_chars = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
-            text = "must not be empty" if kind == "too_short" else f"is too long (at most {n_chars} characters)"
+            text = (
+                "must not be empty"
+                if kind == "too_short"
+                else f"is too long (at most {n_chars} characters)"
+            )
     elif kind == "string_too_short":
         text = "must not be empty"
     elif kind == "string_too_long":
         text = f"is too long (at most {(err.get('ctx') or {}).get('max_length')} characters)"
     elif kind == "string_pattern_mismatch":
-        text = (f"must be lower-case letters, digits and underscores, starting with a letter "
-                f"(like residual_stream_analysis); got {_describe_input(value)}")
+        text = (
+            f"must be lower-case letters, digits and underscores, starting with a letter "
+            f"(like residual_stream_analysis); got {_describe_input(value)}"
+        )
     elif kind == "literal_error":
         expected = (err.get("ctx") or {}).get("expected", "")
         text = f"must be one of {expected}; got {_describe_input(value)}"
@@ -359,9 +418,14 @@ def _schema_error(name: str, exc: PydanticValidationError, raw: Any) -> Validati
     # pydantic also reports a list as "too short" when some of its entries failed: drop that
     # echo when the entries' own errors are listed.
     locs = [tuple(e.get("loc", ())) for e in errors]
-    errors = [e for e, loc in zip(errors, locs)
-              if not (e.get("type") == "too_short" and
-                      any(len(o) > len(loc) and o[:len(loc)] == loc for o in locs))]
+    errors = [
+        e
+        for e, loc in zip(errors, locs)
+        if not (
+            e.get("type") == "too_short"
+            and any(len(o) > len(loc) and o[: len(loc)] == loc for o in locs)
+        )
+    ]
     lines = [_error_sentence(e, raw) for e in errors[:MAX_LISTED_ERRORS]]
     if len(errors) > MAX_LISTED_ERRORS:
         lines.append(f"… and {len(errors) - MAX_LISTED_ERRORS} more.")
@@ -388,8 +452,9 @@ def _display_name(path: Path) -> str:
 def load_bank(path: str | Path) -> Bank:
     """Load and validate one question bank. Every problem raises :class:`ValidationError`."""
     if not isinstance(path, (str, Path)):
-        raise ValidationError(f"A question bank path must be a string or Path; got "
-                              f"{type(path).__name__}.")
+        raise ValidationError(
+            f"A question bank path must be a string or Path; got {type(path).__name__}."
+        )
     p = Path(path)
     name = _display_name(p)
     text = _read_text(p, name)
@@ -401,11 +466,17 @@ def load_bank(path: str | Path) -> Bank:
     except yaml.YAMLError as exc:  # pragma: no cover - the scan has already parsed the text
         raise _yaml_error(name, exc) from None
     if raw is None:
-        raise _fail(name, "the file holds no data (only comments or blank lines). A bank needs "
-                          "id, title, kind and items.")
+        raise _fail(
+            name,
+            "the file holds no data (only comments or blank lines). A bank needs "
+            "id, title, kind and items.",
+        )
     if not isinstance(raw, dict):
-        raise _fail(name, f"the top level must be a mapping (id:, title:, kind:, items: …); got "
-                          f"{_describe_input(raw)}.")
+        raise _fail(
+            name,
+            f"the top level must be a mapping (id:, title:, kind:, items: …); got "
+            f"{_describe_input(raw)}.",
+        )
     try:
         bank = Bank.model_validate(raw)
     except PydanticValidationError as exc:
@@ -443,13 +514,17 @@ def load_banks(directory: str | Path = BANK_DIR) -> dict[str, Bank]:
     for path in sorted(Path(directory).glob("*.yaml")):
         bank = load_bank(path)
         if bank.id in banks:
-            raise ValidationError(f"Question bank '{bank.source}': the bank id '{bank.id}' is also "
-                                  f"used by '{banks[bank.id].source}'.")
+            raise ValidationError(
+                f"Question bank '{bank.source}': the bank id '{bank.id}' is also "
+                f"used by '{banks[bank.id].source}'."
+            )
         for item_id in bank.item_ids:
             if item_id in owner:
-                raise ValidationError(f"Question bank '{bank.source}': item '{item_id}', field 'id': the "
-                                      f"id is also used in bank '{owner[item_id]}'; ids must be "
-                                      f"unique across banks.")
+                raise ValidationError(
+                    f"Question bank '{bank.source}': item '{item_id}', field 'id': the "
+                    f"id is also used in bank '{owner[item_id]}'; ids must be "
+                    f"unique across banks."
+                )
             owner[item_id] = bank.id
         banks[bank.id] = bank
     return banks

@@ -13,8 +13,18 @@ from dataclasses import dataclass
 from typing import Any
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
-SETTING_VALUES = {"on": True, "true": True, "yes": True, "1": True,
-                  "off": False, "false": False, "no": False, "0": False, "auto": None, "": None}
+SETTING_VALUES = {
+    "on": True,
+    "true": True,
+    "yes": True,
+    "1": True,
+    "off": False,
+    "false": False,
+    "no": False,
+    "0": False,
+    "auto": None,
+    "": None,
+}
 
 
 @dataclass(frozen=True)
@@ -46,18 +56,33 @@ def code_execution(host_header: str | None, setting: Any = None) -> ExecutionPol
             forced = SETTING_VALUES[text]
         else:
             forced = None
-            problem = (f"The run-code setting {str(setting)[:40]!r} was not understood; use on, "
-                       f"off or auto. Using auto.")
+            problem = (
+                f"The run-code setting {str(setting)[:40]!r} was not understood; use on, "
+                f"off or auto. Using auto."
+            )
     if forced is True:
-        return ExecutionPolicy(True, "Code is run: the instructor turned running code on for "
-                                     "this deployment.", problem)
+        return ExecutionPolicy(
+            True, "Code is run: the instructor turned running code on for this deployment.", problem
+        )
     if forced is False:
-        return ExecutionPolicy(False, "Code is not run: running code is switched off for this "
-                                      "deployment, so coding answers are read and graded on "
-                                      "their structure.", problem)
+        return ExecutionPolicy(
+            False,
+            "Code is not run: running code is switched off for this "
+            "deployment, so coding answers are read and graded on "
+            "their structure.",
+            problem,
+        )
     if host_name(host_header) in LOCAL_HOSTS:
-        return ExecutionPolicy(True, "Code is run: the app is served to your own machine "
-                                     "(localhost), in a separate process with limits.", problem)
-    return ExecutionPolicy(False, "Code is not run: this is a hosted copy and the instructor has "
-                                  "not turned running code on, so coding answers are read and "
-                                  "graded on their structure (marked \u201cnot run\u201d).", problem)
+        return ExecutionPolicy(
+            True,
+            "Code is run: the app is served to your own machine "
+            "(localhost), in a separate process with limits.",
+            problem,
+        )
+    return ExecutionPolicy(
+        False,
+        "Code is not run: this is a hosted copy and the instructor has "
+        "not turned running code on, so coding answers are read and "
+        "graded on their structure (marked \u201cnot run\u201d).",
+        problem,
+    )

@@ -47,61 +47,101 @@ def report_markdown(bank: Bank, result: GradeResult) -> str:
         raise ValidationError(f"This result belongs to bank '{result.bank_id}', not '{bank.id}'.")
     out: list[str] = [f"# {bank.title}: results", ""]
     status = "PASSED" if result.passed else "NOT PASSED"
-    out += [f"**Score: {result.score:.1%}** ({result.earned_points:g} of {result.total_points:g} "
-            f"points) — pass mark {result.passing_threshold:.0%}: **{status}**. {result.verdict}.",
-            "", f"Answered {result.answered} of {result.n_items} questions.", ""]
-    out += ["## Scores by category", "", "| Category | Score |", "|---|---|",
-            f"| Implementation | {_pct(result.implementation_score)} |",
-            f"| Conceptual | {_pct(result.conceptual_score)} |",
-            f"| Production readiness | {_pct(result.production_readiness)} |", "",
-            "(— means this assessment has no question of that category.)", ""]
+    out += [
+        f"**Score: {result.score:.1%}** ({result.earned_points:g} of {result.total_points:g} "
+        f"points) — pass mark {result.passing_threshold:.0%}: **{status}**. {result.verdict}.",
+        "",
+        f"Answered {result.answered} of {result.n_items} questions.",
+        "",
+    ]
+    out += [
+        "## Scores by category",
+        "",
+        "| Category | Score |",
+        "|---|---|",
+        f"| Implementation | {_pct(result.implementation_score)} |",
+        f"| Conceptual | {_pct(result.conceptual_score)} |",
+        f"| Production readiness | {_pct(result.production_readiness)} |",
+        "",
+        "(— means this assessment has no question of that category.)",
+        "",
+    ]
     out += ["## Mastery by learning objective", "", "| Objective | Mastery |", "|---|---|"]
-    out += [f"| {_cell(objective_text(lo))} | {m:.0%} |"
-            for lo, m in result.objective_mastery.items()]
+    out += [
+        f"| {_cell(objective_text(lo))} | {m:.0%} |" for lo, m in result.objective_mastery.items()
+    ]
     out.append("")
     out += ["## Improvement areas", ""]
     out += [f"- {escape_markdown(a)}" for a in result.improvement_areas] or [
-        "- None: every question earned full marks."]
+        "- None: every question earned full marks."
+    ]
     out.append("")
     out += ["## Questions", ""]
     for n, item in enumerate(bank.items, start=1):
         r = result.items[item.id]
-        out += [f"### {n}. {r.topic} — {r.score:.0%} ({r.earned:g} of {r.points:g} points)", "",
-                f"*{item.type.replace('_', ' ')} · {item.objective} · {item.category}*", "",
-                item.prompt.strip(), ""]
+        out += [
+            f"### {n}. {r.topic} — {r.score:.0%} ({r.earned:g} of {r.points:g} points)",
+            "",
+            f"*{item.type.replace('_', ' ')} · {item.objective} · {item.category}*",
+            "",
+            item.prompt.strip(),
+            "",
+        ]
         if item.type in ("multiple_choice", "multiple_select", "model_choice"):
             out += ["| Option | Yours | Correct | Feedback |", "|---|---|---|---|"]
             for o in r.details["options"]:
-                out.append(f"| {_cell(o['text'])} | {'✔' if o['selected'] else ''} | "
-                           f"{'✔' if o['correct'] else ''} | {_cell(o['feedback'] or '')} |")
+                out.append(
+                    f"| {_cell(o['text'])} | {'✔' if o['selected'] else ''} | "
+                    f"{'✔' if o['correct'] else ''} | {_cell(o['feedback'] or '')} |"
+                )
             out.append("")
         elif r.response:
             out += ["Your answer:", "", _fence(str(r.response)), ""]
         if item.type == "essay" and r.answered:
             d = r.details
-            out += [f"- Words: {d['words_graded']} (minimum {d['min_words']}); length credit "
-                    f"{d['length_credit']:.2f}; rubric coverage {d['rubric_coverage']:.2f}",
-                    "- Concepts found: " + (escape_markdown(", ".join(
-                        c["name"] for c in d["concepts_found"])) or "none"),
-                    "- Concepts missing: " + (escape_markdown(", ".join(
-                        c["name"] for c in d["concepts_missing"])) or "none"),
-                    "- Negated or contradicted: " + (escape_markdown(", ".join(
-                        f"{c['name']} ({c['reason']})"
-                        for c in d.get("concepts_contradicted", []))) or "none"),
-                    ("- Reviewed by your instructor: the score above is the reviewed score "
-                     f"(automatic estimate {r.automatic_score:.0%})."
-                     + (f" Note: {escape_markdown(r.review_note)}" if r.review_note else "")
-                     if r.reviewed else "- The essay score is an automatic estimate."),
-                    ""]
+            out += [
+                f"- Words: {d['words_graded']} (minimum {d['min_words']}); length credit "
+                f"{d['length_credit']:.2f}; rubric coverage {d['rubric_coverage']:.2f}",
+                "- Concepts found: "
+                + (escape_markdown(", ".join(c["name"] for c in d["concepts_found"])) or "none"),
+                "- Concepts missing: "
+                + (escape_markdown(", ".join(c["name"] for c in d["concepts_missing"])) or "none"),
+                "- Negated or contradicted: "
+                + (
+                    escape_markdown(
+                        ", ".join(
+                            f"{c['name']} ({c['reason']})"
+                            for c in d.get("concepts_contradicted", [])
+                        )
+                    )
+                    or "none"
+                ),
+                (
+                    "- Reviewed by your instructor: the score above is the reviewed score "
+                    f"(automatic estimate {r.automatic_score:.0%})."
+                    + (f" Note: {escape_markdown(r.review_note)}" if r.review_note else "")
+                    if r.reviewed
+                    else "- The essay score is an automatic estimate."
+                ),
+                "",
+            ]
         if item.type == "coding" and r.answered:
             d = r.details
-            out += [f"- Found: {escape_markdown(e['description'])} ({escape_markdown(e['evidence'])})"
-                    for e in d["rubric_found"]]
-            out += [f"- Missing: {escape_markdown(e['description'])} — "
-                    f"{escape_markdown(e['reason'])}" for e in d["rubric_missing"]]
+            out += [
+                f"- Found: {escape_markdown(e['description'])} ({escape_markdown(e['evidence'])})"
+                for e in d["rubric_found"]
+            ]
+            out += [
+                f"- Missing: {escape_markdown(e['description'])} — {escape_markdown(e['reason'])}"
+                for e in d["rubric_missing"]
+            ]
             out.append("")
-        out += [f"**Feedback.** {escape_markdown(r.feedback)}", "",
-                f"**Explanation.** {r.explanation}", ""]
+        out += [
+            f"**Feedback.** {escape_markdown(r.feedback)}",
+            "",
+            f"**Explanation.** {r.explanation}",
+            "",
+        ]
     out += ["---", "", GRADING_RULES_MARKDOWN]
     return "\n".join(out)
 

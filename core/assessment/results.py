@@ -117,8 +117,14 @@ DETAILS_BY_TYPE: dict[str, type] = {
     "model_number": LiveNumberDetails,
 }
 
-Details = (ChoiceDetails | SelectDetails | EssayDetails | CodingDetails | LiveChoiceDetails
-           | LiveNumberDetails)
+Details = (
+    ChoiceDetails
+    | SelectDetails
+    | EssayDetails
+    | CodingDetails
+    | LiveChoiceDetails
+    | LiveNumberDetails
+)
 
 
 def typed_details(item_type: str, raw: dict[str, Any]) -> Details:

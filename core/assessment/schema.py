@@ -7,7 +7,8 @@ sessions (``st.cache_resource``) and must never change. Sequences are tuples for
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Sequence, Union
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -25,13 +26,26 @@ from pydantic_core import PydanticCustomError
 from core.assessment import live
 from core.assessment.interface import INTERFACE_DOC, TEMPLATE
 from core.assessment.structure import CHECK_DESCRIPTIONS, CHECKS
-from core.validators import ValidationError
 from core.assessment.text import expand_pattern, phrase_stems
+from core.validators import ValidationError
 
 __all__ = [
-    "ItemType", "Objective", "Category", "OBJECTIVES", "CATEGORIES", "ITEM_TYPES",
-    "Option", "Claim", "Concept", "RubricCheck",
-    "MultipleChoiceItem", "MultipleSelectItem", "EssayItem", "CodingItem", "Item", "Bank",
+    "ItemType",
+    "Objective",
+    "Category",
+    "OBJECTIVES",
+    "CATEGORIES",
+    "ITEM_TYPES",
+    "Option",
+    "Claim",
+    "Concept",
+    "RubricCheck",
+    "MultipleChoiceItem",
+    "MultipleSelectItem",
+    "EssayItem",
+    "CodingItem",
+    "Item",
+    "Bank",
     "MAX_ESSAY_WORDS",
 ]
 
@@ -40,12 +54,19 @@ MAX_ESSAY_WORDS = 3000
 
 Objective = Literal["LO1", "LO2", "LO3"]
 Category = Literal["implementation", "conceptual", "production"]
-ItemType = Literal["multiple_choice", "multiple_select", "essay", "coding", "model_choice",
-                   "model_number"]
+ItemType = Literal[
+    "multiple_choice", "multiple_select", "essay", "coding", "model_choice", "model_number"
+]
 OBJECTIVES: tuple[str, ...] = ("LO1", "LO2", "LO3")
 CATEGORIES: tuple[str, ...] = ("implementation", "conceptual", "production")
-ITEM_TYPES: tuple[str, ...] = ("multiple_choice", "multiple_select", "essay", "coding",
-                               "model_choice", "model_number")
+ITEM_TYPES: tuple[str, ...] = (
+    "multiple_choice",
+    "multiple_select",
+    "essay",
+    "coding",
+    "model_choice",
+    "model_number",
+)
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -73,12 +94,19 @@ class Option(_Model):
     def _from_string(cls, data: Any) -> Any:
         if isinstance(data, str):
             return {"text": data}
-        if isinstance(data, bool) or isinstance(data, (int, float)) or data is None:
+        if isinstance(data, (bool, int, float)) or data is None:
             shown = str(data).lower() if isinstance(data, bool) else repr(data)
-            what = "a yes/no value" if isinstance(data, bool) else "a number" if data is not None \
+            what = (
+                "a yes/no value"
+                if isinstance(data, bool)
+                else "a number"
+                if data is not None
                 else "an empty value"
-            raise _custom("option_text", f"an option must be text; YAML read {shown} ({what}). "
-                                         f"Put the option in quotes")
+            )
+            raise _custom(
+                "option_text",
+                f"an option must be text; YAML read {shown} ({what}). Put the option in quotes",
+            )
         return data
 
 
@@ -102,7 +130,9 @@ class Claim(_Model):
 
     subject: Annotated[tuple[Pattern, ...], Field(max_length=60)] = ()
     predicate: Annotated[tuple[Pattern, ...], Field(min_length=1, max_length=80)]
-    label: ShortText | None = None  # how feedback names a contradiction ("QK decides what is written")
+    label: ShortText | None = (
+        None  # how feedback names a contradiction ("QK decides what is written")
+    )
 
     @field_validator("subject", "predicate")
     @classmethod
@@ -146,10 +176,13 @@ class Concept(_Model):
         return value
 
     @model_validator(mode="after")
-    def _has_something_to_find(self) -> "Concept":
+    def _has_something_to_find(self) -> Concept:
         if not self.keywords and not self.claims:
-            raise _custom("concept_empty", f"the concept {self.name!r} needs 'claims' (or "
-                                           f"'keywords'): otherwise it can never be found")
+            raise _custom(
+                "concept_empty",
+                f"the concept {self.name!r} needs 'claims' (or "
+                f"'keywords'): otherwise it can never be found",
+            )
         return self
 
 
@@ -164,8 +197,9 @@ class RubricCheck(_Model):
     @classmethod
     def _known_check(cls, value: str) -> str:
         if value not in CHECKS:
-            raise _custom("unknown_check", f"unknown check {value!r}; available checks: "
-                                           f"{', '.join(CHECKS)}")
+            raise _custom(
+                "unknown_check", f"unknown check {value!r}; available checks: {', '.join(CHECKS)}"
+            )
         return value
 
     @property
@@ -209,9 +243,11 @@ def _check_options(options: tuple[Option, ...]) -> tuple[Option, ...]:
 
 
 def _not_an_option(value: str, texts: Sequence[str]):
-    return _custom("correct_not_option",
-                   f"the correct answer {value!r} is not one of the options "
-                   f"({'; '.join(repr(t) for t in texts)}); copy it exactly")
+    return _custom(
+        "correct_not_option",
+        f"the correct answer {value!r} is not one of the options "
+        f"({'; '.join(repr(t) for t in texts)}); copy it exactly",
+    )
 
 
 class _ChoiceItem(_ItemBase):
@@ -263,14 +299,18 @@ class MultipleSelectItem(_ChoiceItem):
             dup = next(v for v in value if value.count(v) > 1)
             raise _custom("duplicate_correct", f"{dup!r} is listed twice")
         if len(set(value)) == len(texts):
-            raise _custom("no_wrong_option",
-                          "every option is marked correct; include at least one wrong option, "
-                          "otherwise ticking every box would earn full marks")
+            raise _custom(
+                "no_wrong_option",
+                "every option is marked correct; include at least one wrong option, "
+                "otherwise ticking every box would earn full marks",
+            )
         return value
 
     def public(self) -> dict[str, Any]:
-        return _public_base(self) | {"options": [o.text for o in self.options],
-                                     "scoring": self.scoring}
+        return _public_base(self) | {
+            "options": [o.text for o in self.options],
+            "scoring": self.scoring,
+        }
 
 
 class EssayItem(_ItemBase):
@@ -294,9 +334,11 @@ class EssayItem(_ItemBase):
                 key = phrase_stems(kw)
                 other = owner.get(key)
                 if other is not None and other != c.name:
-                    raise _custom("shared_keyword",
-                                  f"the keyword {kw!r} belongs to both {other!r} and {c.name!r}; "
-                                  f"a phrasing must point to one concept")
+                    raise _custom(
+                        "shared_keyword",
+                        f"the keyword {kw!r} belongs to both {other!r} and {c.name!r}; "
+                        f"a phrasing must point to one concept",
+                    )
                 owner[key] = c.name
         total = math.fsum(c.weight for c in value)
         if not math.isfinite(total) or total <= 0:
@@ -329,16 +371,18 @@ class CodingItem(_ItemBase):
         return value
 
     @model_validator(mode="after")
-    def _suite_template(self) -> "CodingItem":
+    def _suite_template(self) -> CodingItem:
         if self.tests and not self.template.strip():
             object.__setattr__(self, "template", TEMPLATE)
         return self
 
     def public(self) -> dict[str, Any]:
-        return _public_base(self) | {"template": self.template,
-                                     "time_limit_minutes": self.time_limit_minutes,
-                                     "tests": self.tests,
-                                     "interface": INTERFACE_DOC if self.tests else None}
+        return _public_base(self) | {
+            "template": self.template,
+            "time_limit_minutes": self.time_limit_minutes,
+            "tests": self.tests,
+            "interface": INTERFACE_DOC if self.tests else None,
+        }
 
 
 class _LiveItem(_ItemBase):
@@ -348,11 +392,12 @@ class _LiveItem(_ItemBase):
     model: ShortText
     compute: ShortText
     # Text parameters keep their spaces (" United" is one token, "United" is not).
-    params: dict[str, Union[StrictInt, Annotated[str, StringConstraints(max_length=200)]]] = Field(
-        default_factory=dict)
+    params: dict[str, StrictInt | Annotated[str, StringConstraints(max_length=200)]] = Field(
+        default_factory=dict
+    )
 
     @model_validator(mode="after")
-    def _known_computation(self) -> "_LiveItem":
+    def _known_computation(self) -> _LiveItem:
         try:
             live.check_spec(self.type, self.model, self.compute, self.params)  # type: ignore[attr-defined]
         except ValidationError as err:
@@ -366,8 +411,10 @@ class ModelChoiceItem(_LiveItem):
     type: Literal["model_choice"]
 
     def public(self) -> dict[str, Any]:
-        return _public_base(self) | {"options": list(live.answer_key(self).options),
-                                     "model": self.model}
+        return _public_base(self) | {
+            "options": list(live.answer_key(self).options),
+            "model": self.model,
+        }
 
 
 class ModelNumberItem(_LiveItem):
@@ -393,8 +440,12 @@ def _public_base(item: _ItemBase) -> dict[str, Any]:
 
 
 Item = Annotated[
-    Union[MultipleChoiceItem, MultipleSelectItem, EssayItem, CodingItem, ModelChoiceItem,
-          ModelNumberItem],
+    MultipleChoiceItem
+    | MultipleSelectItem
+    | EssayItem
+    | CodingItem
+    | ModelChoiceItem
+    | ModelNumberItem,
     Field(discriminator="type"),
 ]
 
@@ -422,17 +473,22 @@ class Bank(_Model):
     _source: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _ids_unique(self) -> "Bank":
+    def _ids_unique(self) -> Bank:
         first: dict[str, int] = {}
         for i, item in enumerate(self.items, start=1):
             if item.id in first:
-                raise _custom("duplicate_id",
-                              f"item '{item.id}', field 'id': the id '{item.id}' is used by items "
-                              f"#{first[item.id]} and #{i}; every item needs its own id")
+                raise _custom(
+                    "duplicate_id",
+                    f"item '{item.id}', field 'id': the id '{item.id}' is used by items "
+                    f"#{first[item.id]} and #{i}; every item needs its own id",
+                )
             first[item.id] = i
         if self.kind == "checkpoint" and self.objective is None:
-            raise _custom("objective", "field 'objective': a checkpoint bank must name the "
-                                       "learning objective it checks (LO1, LO2 or LO3)")
+            raise _custom(
+                "objective",
+                "field 'objective': a checkpoint bank must name the "
+                "learning objective it checks (LO1, LO2 or LO3)",
+            )
         return self
 
     @property
@@ -444,7 +500,9 @@ class Bank(_Model):
     def item_ids(self) -> tuple[str, ...]:
         return tuple(i.id for i in self.items)
 
-    def item(self, item_id: str) -> MultipleChoiceItem | MultipleSelectItem | EssayItem | CodingItem:
+    def item(
+        self, item_id: str
+    ) -> MultipleChoiceItem | MultipleSelectItem | EssayItem | CodingItem:
         for i in self.items:
             if i.id == item_id:
                 return i

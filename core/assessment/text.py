@@ -19,8 +19,9 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 __all__ = [
     "stem",
@@ -53,16 +54,28 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 
 # Longest first. A suffix is removed only if at least 3 characters remain.
 _SUFFIXES: tuple[tuple[str, str], ...] = (
-    ("ational", ""), ("itional", ""),
-    ("ations", ""), ("itions", ""), ("ation", ""), ("ition", ""),
-    ("ments", ""), ("ment", ""),
-    ("ities", ""), ("ity", ""),
+    ("ational", ""),
+    ("itional", ""),
+    ("ations", ""),
+    ("itions", ""),
+    ("ation", ""),
+    ("ition", ""),
+    ("ments", ""),
+    ("ment", ""),
+    ("ities", ""),
+    ("ity", ""),
     ("ness", ""),
-    ("ings", ""), ("ing", ""),
-    ("ies", "y"), ("ied", "y"),
-    ("ally", ""), ("ly", ""),
-    ("ed", ""), ("es", ""), ("al", ""),
-    ("s", ""), ("e", ""),
+    ("ings", ""),
+    ("ing", ""),
+    ("ies", "y"),
+    ("ied", "y"),
+    ("ally", ""),
+    ("ly", ""),
+    ("ed", ""),
+    ("es", ""),
+    ("al", ""),
+    ("s", ""),
+    ("e", ""),
 )
 _NO_PLURAL_S = ("ss", "us", "is")
 
@@ -127,18 +140,162 @@ def truncate_words(text: str, max_words: int) -> tuple[str, int]:
 #: Ordinary English connecting words. Prose is roughly 35–50 % of these; a keyword list has
 #: almost none.
 FUNCTION_WORDS: frozenset[str] = frozenset(
-    """
-    a an the and or but nor so yet if then than that this these those there here
-    of to in on at by for with from into onto over under about after before between through
-    during without within among across against along around behind beyond toward towards upon
-    is are was were be been being am do does did doing done has have had having
-    can could may might must shall should will would
-    it its it's they them their theirs he him his she her hers we us our ours you your yours i me my
-    not no only also just very too as such both each every either neither all any some many much
-    more most less least other another same own what which who whom whose when where why how
-    because since while although though unless until whether
-    one two first second next still even again ever never always often
-    """.split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "nor",
+        "so",
+        "yet",
+        "if",
+        "then",
+        "than",
+        "that",
+        "this",
+        "these",
+        "those",
+        "there",
+        "here",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "into",
+        "onto",
+        "over",
+        "under",
+        "about",
+        "after",
+        "before",
+        "between",
+        "through",
+        "during",
+        "without",
+        "within",
+        "among",
+        "across",
+        "against",
+        "along",
+        "around",
+        "behind",
+        "beyond",
+        "toward",
+        "towards",
+        "upon",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "doing",
+        "done",
+        "has",
+        "have",
+        "had",
+        "having",
+        "can",
+        "could",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "should",
+        "will",
+        "would",
+        "it",
+        "its",
+        "it's",
+        "they",
+        "them",
+        "their",
+        "theirs",
+        "he",
+        "him",
+        "his",
+        "she",
+        "her",
+        "hers",
+        "we",
+        "us",
+        "our",
+        "ours",
+        "you",
+        "your",
+        "yours",
+        "i",
+        "me",
+        "my",
+        "not",
+        "no",
+        "only",
+        "also",
+        "just",
+        "very",
+        "too",
+        "as",
+        "such",
+        "both",
+        "each",
+        "every",
+        "either",
+        "neither",
+        "all",
+        "any",
+        "some",
+        "many",
+        "much",
+        "more",
+        "most",
+        "less",
+        "least",
+        "other",
+        "another",
+        "same",
+        "own",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "because",
+        "since",
+        "while",
+        "although",
+        "though",
+        "unless",
+        "until",
+        "whether",
+        "one",
+        "two",
+        "first",
+        "second",
+        "next",
+        "still",
+        "even",
+        "again",
+        "ever",
+        "never",
+        "always",
+        "often",
+    ]
 )
 
 
@@ -198,8 +355,9 @@ def text_stats(text: str) -> TextStats:
     )
 
 
-def find_phrase(stems: Sequence[str], phrase: Sequence[str],
-                index: dict[str, list[int]] | None = None) -> list[int]:
+def find_phrase(
+    stems: Sequence[str], phrase: Sequence[str], index: dict[str, list[int]] | None = None
+) -> list[int]:
     """Start positions where the stem sequence ``phrase`` occurs in ``stems``."""
     if not phrase or len(phrase) > len(stems):
         return []
@@ -208,7 +366,7 @@ def find_phrase(stems: Sequence[str], phrase: Sequence[str],
     else:
         starts = index.get(phrase[0], ())
     n = len(phrase)
-    return [i for i in starts if tuple(stems[i:i + n]) == tuple(phrase)]
+    return [i for i in starts if tuple(stems[i : i + n]) == tuple(phrase)]
 
 
 def stem_index(stems: Sequence[str]) -> dict[str, list[int]]:
@@ -277,28 +435,110 @@ _ALT = re.compile(r"\{([^{}]*)\}")
 #: Words that negate the clause they stand in (stems are compared, apostrophes split words, so
 #: "doesn't" reads as "doesn t": a final "t" after one of ``_NT_STEMS`` is a negator too).
 NEGATORS: frozenset[str] = frozenset(
-    "not never no nothing none neither nor cannot nobody nowhere without_exception "
-    "dont doesnt didnt isnt arent wasnt werent cant couldnt wont wouldnt shouldnt hasnt havent "
-    "hadnt mustnt aint".split()
+    [
+        "not",
+        "never",
+        "no",
+        "nothing",
+        "none",
+        "neither",
+        "nor",
+        "cannot",
+        "nobody",
+        "nowhere",
+        "without_exception",
+        "dont",
+        "doesnt",
+        "didnt",
+        "isnt",
+        "arent",
+        "wasnt",
+        "werent",
+        "cant",
+        "couldnt",
+        "wont",
+        "wouldnt",
+        "shouldnt",
+        "hasnt",
+        "havent",
+        "hadnt",
+        "mustnt",
+        "aint",
+    ]
 )
-_NT_STEMS = frozenset("doesn don didn isn aren wasn weren can couldn won wouldn shouldn hasn "
-                      "haven hadn mustn ain needn".split())
+_NT_STEMS = frozenset(
+    [
+        "doesn",
+        "don",
+        "didn",
+        "isn",
+        "aren",
+        "wasn",
+        "weren",
+        "can",
+        "couldn",
+        "won",
+        "wouldn",
+        "shouldn",
+        "hasn",
+        "haven",
+        "hadn",
+        "mustn",
+        "ain",
+        "needn",
+    ]
+)
 #: A negator directly followed by one of these does not negate ("not only", "no matter").
-_NOT_NEGATING_NEXT = {"not": frozenset({"only", "just", "merely", "simply"}),
-                      "no": frozenset({"matter", "doubt"})}
+_NOT_NEGATING_NEXT = {
+    "not": frozenset({"only", "just", "merely", "simply"}),
+    "no": frozenset({"matter", "doubt"}),
+}
 #: Words that start a new clause (unless they are part of a matched rubric phrase).
 CLAUSE_WORDS: frozenset[str] = frozenset(
-    "and but whereas while whilst although though however because since so therefore thus "
-    "hence yet instead unlike which who meaning that".split()
+    [
+        "and",
+        "but",
+        "whereas",
+        "while",
+        "whilst",
+        "although",
+        "though",
+        "however",
+        "because",
+        "since",
+        "so",
+        "therefore",
+        "thus",
+        "hence",
+        "yet",
+        "instead",
+        "unlike",
+        "which",
+        "who",
+        "meaning",
+        "that",
+    ]
 )
 #: After one of these, the rest of the sentence is negated ("it is not true that …").
 _SENTENCE_NEGATORS: tuple[tuple[str, ...], ...] = tuple(
     tuple(stem(w) for w in p.split())
-    for p in ("not true", "not the case", "not correct", "t true", "false", "untrue", "incorrect",
-              "wrong to say", "a myth"))
+    for p in (
+        "not true",
+        "not the case",
+        "not correct",
+        "t true",
+        "false",
+        "untrue",
+        "incorrect",
+        "wrong to say",
+        "a myth",
+    )
+)
 #: A subject mention right after one of these is not the clause's subject ("… from QK …"),
 #: unless no other mention fits.
-_PREPOSITIONS = frozenset("from of with than like unlike as to into by via using".split())
+_PREPOSITIONS = frozenset(
+    ["from", "of", "with", "than", "like", "unlike", "as", "to", "into", "by", "via", "using"]
+)
 #: "and" starts a new clause only after at least this many terms ("QK and OV …", "more layers
 #: and more parameters do not …" stay one clause, so a negation covers both). "or" never does
 #: ("does not add MLPs or LayerNorm").
@@ -306,7 +546,9 @@ MIN_TERMS_BEFORE_AND = 4
 _COORDINATORS = frozenset({"and"})
 #: A clause with one of these is hypothetical: a contradiction in it is not held against the
 #: answer ("the only way it could be removed is if …").
-HEDGES: frozenset[str] = frozenset("could might may if unless whether perhaps possibly".split())
+HEDGES: frozenset[str] = frozenset(
+    ["could", "might", "may", "if", "unless", "whether", "perhaps", "possibly"]
+)
 _CLAUSE_PUNCT = re.compile(r"[,;:()\[\]{}\"“”—–]|\s-\s")
 
 
@@ -323,10 +565,11 @@ def expand_pattern(pattern: str) -> list[tuple[Any, ...]]:
     text = pattern
     while pos < len(text):
         m = _ALT.search(text, pos)
-        plain = text[pos:m.start()] if m else text[pos:]
+        plain = text[pos : m.start()] if m else text[pos:]
         if any(ch in plain for ch in "{}|"):
-            raise ValueError(f"the pattern {pattern!r} has unbalanced or nested braces, or a "
-                             f"'|' outside braces")
+            raise ValueError(
+                f"the pattern {pattern!r} has unbalanced or nested braces, or a '|' outside braces"
+            )
         for part in re.split(r"(\.\.\.|…)", plain):
             if part in ("...", "…"):
                 if elements and elements[-1] != GAP:
@@ -361,8 +604,9 @@ def match_pattern(stems: Sequence[str], seq: Sequence[Any]) -> list[tuple[int, i
     return [(s, e) for s, e, _ in match_pattern_terms(stems, seq)]
 
 
-def match_pattern_terms(stems: Sequence[str], seq: Sequence[Any]
-                        ) -> list[tuple[int, int, tuple[int, ...]]]:
+def match_pattern_terms(
+    stems: Sequence[str], seq: Sequence[Any]
+) -> list[tuple[int, int, tuple[int, ...]]]:
     """Like :func:`match_pattern`, with the positions of the matched words (a gap's words are
     inside the span but not matched)."""
     elems = [e if e == GAP or isinstance(e, tuple) else ((e,),) for e in seq]
@@ -373,7 +617,7 @@ def match_pattern_terms(stems: Sequence[str], seq: Sequence[Any]
             return pos, ()
         e = elems[k]
         if e == GAP:
-            for skip in range(0, GAP_MAX + 1):
+            for skip in range(GAP_MAX + 1):
                 if pos + skip > n:
                     break
                 res = walk(pos + skip, k + 1)
@@ -381,7 +625,7 @@ def match_pattern_terms(stems: Sequence[str], seq: Sequence[Any]
                     return res
             return None
         for alt in sorted(e, key=len):
-            if tuple(stems[pos:pos + len(alt)]) == alt:
+            if tuple(stems[pos : pos + len(alt)]) == alt:
                 res = walk(pos + len(alt), k + 1)
                 if res is not None:
                     return res[0], tuple(range(pos, pos + len(alt))) + res[1]
@@ -435,9 +679,8 @@ def _is_negator(stems: Sequence[str], i: int) -> bool:
     follow = _NOT_NEGATING_NEXT.get(s)
     if follow and i + 1 < len(stems) and stems[i + 1] in follow:
         return False
-    if s == "not" and i >= 2 and stems[i - 1] == "or" and stems[i - 2] == "whether":
-        return False
-    return True
+    # "whether or not" does not negate
+    return not (s == "not" and i >= 2 and stems[i - 1] == "or" and stems[i - 2] == "whether")
 
 
 @dataclass(frozen=True)
@@ -447,15 +690,18 @@ class PatternSet:
     entries: tuple[tuple[Any, tuple[str, ...]], ...]
 
     @staticmethod
-    def build(labelled: Iterable[tuple[Any, str]]) -> "PatternSet":
+    def build(labelled: Iterable[tuple[Any, str]]) -> PatternSet:
         return PatternSet(tuple((label, seq) for label, p in labelled for seq in expand_pattern(p)))
 
     def find(self, stems: Sequence[str]) -> list[tuple[int, int, Any]]:
         return [(s, e, label) for s, e, label, _ in self.find_terms(stems)]
 
     def find_terms(self, stems: Sequence[str]) -> list[tuple[int, int, Any, tuple[int, ...]]]:
-        return [(s, e, label, pos) for label, seq in self.entries
-                for s, e, pos in match_pattern_terms(stems, seq)]
+        return [
+            (s, e, label, pos)
+            for label, seq in self.entries
+            for s, e, pos in match_pattern_terms(stems, seq)
+        ]
 
 
 def _resolve(spans: list[tuple[int, int, Any]]) -> list[tuple[int, int, Any]]:
@@ -517,7 +763,8 @@ def analyse_claims(text: str, subjects: PatternSet, predicates: PatternSet) -> C
     for si, _, chunk in chunks:  # every subject named in each sentence, for lenient binding
         st = [stem(t) for t in terms(chunk)]
         sentence_subjects.setdefault(si, []).extend(
-            tuple(st[s:e]) for s, e, _ in _resolve(subjects.find(st)))
+            tuple(st[s:e]) for s, e, _ in _resolve(subjects.find(st))
+        )
     for si, seg, chunk in chunks:
         chunk_stems = [stem(t) for t in terms(chunk)]
         total += len(chunk_stems)
@@ -549,13 +796,14 @@ def analyse_claims(text: str, subjects: PatternSet, predicates: PatternSet) -> C
                 continue
             c_stems = chunk_stems[a:b]
             negated = sentence_negated.get(seg, False) or any(
-                _is_negator(chunk_stems, i) and not inside[i] for i in range(a, b))
+                _is_negator(chunk_stems, i) and not inside[i] for i in range(a, b)
+            )
             # "… does not mean / it is not true | that X": the negation reaches into the that-clause
             if c_stems[0] == "that" and prev_negated:
                 negated = True
             prev_negated = negated
             for pat in _SENTENCE_NEGATORS:
-                if any(tuple(c_stems[i:i + len(pat)]) == pat for i in range(len(c_stems))):
+                if any(tuple(c_stems[i : i + len(pat)]) == pat for i in range(len(c_stems))):
                     sentence_negated[seg] = True
                     negated = True
             c_subj = [(s, e) for s, e, _ in subj if a <= s < b]
@@ -564,18 +812,18 @@ def analyse_claims(text: str, subjects: PatternSet, predicates: PatternSet) -> C
             hedged = any(st in HEDGES for st in c_stems)
             for s, e, lab in c_pred:
                 before = [x for x in c_subj if x[1] <= s]
-                plain = [x for x in before
-                         if x[0] == 0 or chunk_stems[x[0] - 1] not in _PREPOSITIONS]
+                plain = [
+                    x for x in before if x[0] == 0 or chunk_stems[x[0] - 1] not in _PREPOSITIONS
+                ]
                 after = [x for x in c_subj if x[0] >= e]
-                ms = (plain[-1] if plain else after[0] if after
-                      else before[-1] if before else None)
-                bound = tuple(chunk_stems[ms[0]:ms[1]]) if ms else carried
+                ms = plain[-1] if plain else after[0] if after else before[-1] if before else None
+                bound = tuple(chunk_stems[ms[0] : ms[1]]) if ms else carried
                 others = () if ms else tuple(sentence_subjects.get(si, ()))
                 hits.append(PredicateHit(lab, clause_text, bound, negated, hedged, others))
             if c_subj:
                 lead_negator = _is_negator(chunk_stems, a) and not c_pred
                 if not lead_negator:
-                    carried = tuple(chunk_stems[c_subj[-1][0]:c_subj[-1][1]])
+                    carried = tuple(chunk_stems[c_subj[-1][0] : c_subj[-1][1]])
     return ClaimAnalysis(tuple(hits), covered, total)
 
 

@@ -26,8 +26,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "learner_state",
-        sa.Column("learner_id", sa.Integer, sa.ForeignKey("learners.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "learner_id",
+            sa.Integer,
+            sa.ForeignKey("learners.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("key", sa.String(200), primary_key=True),
         sa.Column("value", sa.JSON, nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -35,8 +39,12 @@ def upgrade() -> None:
     op.create_table(
         "attempts",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("learner_id", sa.Integer, sa.ForeignKey("learners.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "learner_id",
+            sa.Integer,
+            sa.ForeignKey("learners.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("bank_id", sa.String(64), nullable=False),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("answers", sa.JSON, nullable=False),
@@ -48,8 +56,12 @@ def upgrade() -> None:
     op.create_index("ix_attempts_bank_id", "attempts", ["bank_id"])
     op.create_table(
         "reviews",
-        sa.Column("attempt_id", sa.Integer, sa.ForeignKey("attempts.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "attempt_id",
+            sa.Integer,
+            sa.ForeignKey("attempts.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("item_id", sa.String(64), primary_key=True),
         sa.Column("score", sa.Float, nullable=False),
         sa.Column("reviewer", sa.String(320), nullable=False),

@@ -86,10 +86,7 @@ class Browser:
 
         self._mp.setattr(persistence, "_cookie_raw", lambda: self.cookie)
         at.run()
-        set_code = at.session_state[persistence.COOKIE_SET] \
-            if persistence.COOKIE_SET in at.session_state else None
+        set_code = at.session_state.get(persistence.COOKIE_SET)
         if set_code:
             self.cookie = persistence.cookie_value(store(), set_code)
         return at
-
-

@@ -6,9 +6,7 @@ from streamlit.testing.v1 import AppTest
 from core.config import TransformerConfig
 from core.model import build_model
 from core.report import sequential_comparison
-from ui.controls import APP_BUDGET
-
-from ui.controls import SOURCE_REPEAT, SOURCE_SPEC
+from ui.controls import APP_BUDGET, SOURCE_REPEAT, SOURCE_SPEC
 
 from .conftest import ROOT, TIMEOUT, open_random
 from .conftest import apply_form as _form_apply
@@ -41,7 +39,10 @@ def test_default_run_is_clean_and_shows_every_block(page):
     # The default model's parameter count is shown and equals the config's estimate.
     params = next(m for m in page.metric if m.label == "Parameters")
     # 2 * 1000 * 256 (W_E, W_U) + 4 layers * 4 * 256^2 (W_Q, W_K, W_V, W_O)
-    assert params.value == "1.56 M" and params.help == f"Exactly {2 * 1000 * 256 + 4 * 4 * 256**2:,} parameters."
+    assert (
+        params.value == "1.56 M"
+        and params.help == f"Exactly {2 * 1000 * 256 + 4 * 4 * 256**2:,} parameters."
+    )
 
 
 def test_bad_tokens_show_an_error_not_an_exception(page):
@@ -68,8 +69,9 @@ def test_over_budget_model_is_refused_with_estimate_and_limit(page):
     page.number_input(key="lab_w_n_head").set_value(64)
     page = _form_apply(page)
     assert not page.exception
-    expected = TransformerConfig(n_layer=96, n_embd=8192, n_head=64, vocab_size=1000,
-                                 n_positions=128).estimate_parameters()
+    expected = TransformerConfig(
+        n_layer=96, n_embd=8192, n_head=64, vocab_size=1000, n_positions=128
+    ).estimate_parameters()
     message = page.error[0].value
     assert f"{expected:,}" in message and f"{APP_BUDGET.max_parameters:,}" in message
     params = next(m for m in page.metric if m.label == "Layers")
@@ -101,8 +103,9 @@ def test_switching_head_does_not_rerun_the_forward_pass(monkeypatch):
 
     calls = []
     original = ui.controls.architecture_report
-    monkeypatch.setattr(ui.controls, "architecture_report",
-                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    monkeypatch.setattr(
+        ui.controls, "architecture_report", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
     ui.controls.get_report.clear()
     page = open_random("architecture")
     assert calls == [1, 1]  # once for the default model, once for the applied random one
@@ -136,7 +139,8 @@ def test_sequential_versus_parallel_numbers_are_shown(page):
     expected = sequential_comparison(build_model(cfg, seed=0), [1, 15, 27, 89, 156, 234, 445, 567])
     metrics = {m.label: m.value for m in page.metric}
     assert float(metrics["Sequential vs parallel: relative difference"]) == pytest.approx(
-        expected["output_difference"], rel=1e-2)
+        expected["output_difference"], rel=1e-2
+    )
     assert float(metrics["Sequential: sum identity error"]) < 1e-5
     assert float(metrics["Parallel: swap heads 0 and 1"]) < 1e-6
     assert float(metrics["Sequential: swap heads 0 and 1"]) > 1e-4
@@ -154,5 +158,11 @@ def test_app_entry_lists_every_lesson_page():
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
     assert not at.exception
-    assert [p.slug for p in LESSON.pages] == ["home", "architecture", "residual_stream",
-                                              "circuits", "production", "assessment"]
+    assert [p.slug for p in LESSON.pages] == [
+        "home",
+        "architecture",
+        "residual_stream",
+        "circuits",
+        "production",
+        "assessment",
+    ]

@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from core.assessment import bank_path, load_bank
 from core.assessment.live import answer_key
-from ui.assessment_ui import FlowKeys
 from tests.unit.test_assessment_banks import GOOD_CODE, MODEL_ANSWERS
+from ui.assessment_ui import FlowKeys
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 180
@@ -125,9 +125,12 @@ def final():
 def test_final_assessment_with_good_answers_passes(final):
     at = final
     bank = load_bank(bank_path("summative"))
-    assert [i.id for i in bank.items] == ["complete_transformer_implementation",
-                                          "residual_stream_analysis", "production_scaling",
-                                          "qk_ov_circuits"]
+    assert [i.id for i in bank.items] == [
+        "complete_transformer_implementation",
+        "residual_stream_analysis",
+        "production_scaling",
+        "qk_ov_circuits",
+    ]
     answer_right(at, bank, FlowKeys("summative").prefix(0))
     at = submit(at, "Review my answers")
     assert not at.exception
@@ -135,8 +138,10 @@ def test_final_assessment_with_good_answers_passes(final):
     assert not at.warning  # everything answered
     at = submit(at, "Submit final answers")
     assert not at.exception
-    assert any("Passed: 100%" in s.value and "Ready for advanced circuit analysis" in s.value
-               for s in at.success)
+    assert any(
+        "Passed: 100%" in s.value and "Ready for advanced circuit analysis" in s.value
+        for s in at.success
+    )
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Overall score"] == "100%"
     assert metrics["Implementation"] == "100%" and metrics["Conceptual"] == "100%"
@@ -165,12 +170,17 @@ def test_final_assessment_with_poor_answers_fails_with_focus_areas(final):
 
 def test_review_can_go_back_to_edit_without_losing_answers(final):
     at = final
-    at.text_area(key=FlowKeys("summative").item(0, "qk_ov_circuits")).set_value("My draft answer about QK and OV.")
+    at.text_area(key=FlowKeys("summative").item(0, "qk_ov_circuits")).set_value(
+        "My draft answer about QK and OV."
+    )
     at = submit(at, "Review my answers")
     assert any("Not answered yet" in w.value for w in at.warning)
     assert "My draft answer about QK and OV." in [t.value for t in at.text]
     at = submit(at, "Edit my answers")
-    assert at.text_area(key=FlowKeys("summative").item(0, "qk_ov_circuits")).value == "My draft answer about QK and OV."
+    assert (
+        at.text_area(key=FlowKeys("summative").item(0, "qk_ov_circuits")).value
+        == "My draft answer about QK and OV."
+    )
 
 
 def test_broken_bank_shows_a_message_and_the_page_keeps_working(monkeypatch, tmp_path):
@@ -218,14 +228,17 @@ def test_code_box_limit_is_the_grader_limit_and_the_template_is_unanswered(final
     at = final
     key = FlowKeys("summative").item(0, "complete_transformer_implementation")
     assert at.text_area(key=key).proto.max_chars == MAX_CODE_CHARS
-    assert any(m.value.startswith("**Question 1** (4 points, LO1)\n\nImplement")
-               for m in at.markdown)
+    assert any(
+        m.value.startswith("**Question 1** (4 points, LO1)\n\nImplement") for m in at.markdown
+    )
     at = submit(at, "Review my answers")  # nothing changed: the code box holds the template
     assert not at.exception
     warning = next(w.value for w in at.warning if "Not answered yet" in w.value)
     assert "question 1" in warning
     at = submit(at, "Edit my answers")
-    template = load_bank(bank_path("summative")).item("complete_transformer_implementation").template
+    template = (
+        load_bank(bank_path("summative")).item("complete_transformer_implementation").template
+    )
     assert at.text_area(key=key).value == template
 
 
@@ -233,9 +246,11 @@ def test_essay_result_shows_model_answer_and_claims_as_an_estimate(architecture)
     at = architecture
     bank = load_bank(bank_path("checkpoint_1"))
     answer_right(at, bank, FlowKeys("checkpoint_1").prefix(0))
-    negated = ("Leaving them out does not make the logits an exact sum of per-head terms, and "
-               "paths through several heads are not products of weight matrices. The MLPs are "
-               "not non-linear either, and nothing is lost compared with GPT-2 in any way.")
+    negated = (
+        "Leaving them out does not make the logits an exact sum of per-head terms, and "
+        "paths through several heads are not products of weight matrices. The MLPs are "
+        "not non-linear either, and nothing is lost compared with GPT-2 in any way."
+    )
     at.text_area(key=FlowKeys("checkpoint_1").item(0, "cp1_attention_only")).set_value(negated)
     at = submit(at, "Submit answers")
     assert not at.exception
@@ -244,9 +259,11 @@ def test_essay_result_shows_model_answer_and_claims_as_an_estimate(architecture)
     assert "Rubric claims" in shown
     assert "negated in your answer" in shown and "An exact, additive decomposition" in shown
     item = bank.item("cp1_attention_only")
-    assert any(i.value.startswith("**Model answer.**") and
-               item.explanation[:30].replace("*", "") in i.value.replace("\\", "")
-               for i in at.info)
+    assert any(
+        i.value.startswith("**Model answer.**")
+        and item.explanation[:30].replace("*", "") in i.value.replace("\\", "")
+        for i in at.info
+    )
 
 
 def _final_with_code(monkeypatch, setting: str | None, code: str) -> AppTest:
@@ -281,8 +298,10 @@ def test_code_runs_when_the_instructor_turns_it_on_and_each_test_is_listed(monke
     assert "Traceback" not in shown
     at = submit(at, "Retake the assessment")
     assert any("Code is run: the instructor turned running code on" in c.value for c in at.caption)
-    assert at.text_area(key=FlowKeys("summative").item(1, "complete_transformer_implementation")
-                        ).label == "Your code for question 1 (run in a sandbox when you submit)"
+    assert (
+        at.text_area(key=FlowKeys("summative").item(1, "complete_transformer_implementation")).label
+        == "Your code for question 1 (run in a sandbox when you submit)"
+    )
 
 
 def test_code_is_not_run_on_a_hosted_copy_and_the_result_says_so(monkeypatch):
@@ -296,9 +315,12 @@ def test_code_is_not_run_on_a_hosted_copy_and_the_result_says_so(monkeypatch):
     table = next(t for t in _tables(at) if "rubric item" in t.columns)
     missing = table[table["status"] == "❌ missing"]
     assert list(missing["rubric item"]) == [
-        "Heads of a layer all read the same input (no head reads another's output)"]
+        "Heads of a layer all read the same input (no head reads another's output)"
+    ]
     assert "Tests run in a sandbox" not in shown
     at = submit(at, "Retake the assessment")
     assert any("Code is not run: this is a hosted copy" in c.value for c in at.caption)
-    assert at.text_area(key=FlowKeys("summative").item(1, "complete_transformer_implementation")
-                        ).label == "Your code for question 1 (read, not run)"
+    assert (
+        at.text_area(key=FlowKeys("summative").item(1, "complete_transformer_implementation")).label
+        == "Your code for question 1 (read, not run)"
+    )

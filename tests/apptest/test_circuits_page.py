@@ -151,11 +151,13 @@ def test_dla_position_picker_shows_core_attribution(page):
     page = page.run()
     assert not page.exception
     model = _model(page)
-    expected = head_logit_attribution(model, trace_interpretable(model, list(ids)), 3,
-                                      int(ids[4]))  # default target: the actual next token
+    expected = head_logit_attribution(
+        model, trace_interpretable(model, list(ids)), 3, int(ids[4])
+    )  # default target: the actual next token
     assert float(_metric(page, "Logit of")) == pytest.approx(expected["logit"], abs=1e-4)
-    np.testing.assert_allclose(_table(page, "contribution")["contribution"], expected["values"],
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        _table(page, "contribution")["contribution"], expected["values"], atol=1e-9
+    )
     assert float(_metric(page, "Sum error")) <= 1e-4
 
 
@@ -169,11 +171,11 @@ def test_ablation_mode_and_head_pickers_show_core_loss_change(page):
     model = _model(page)
     expected = ablate_head(model, ids, 0, 2, "mean")
     assert float(_metric(page, "Change in loss")) == pytest.approx(expected["delta"], abs=1e-4)
-    assert float(_metric(page, "Loss before")) == pytest.approx(expected["loss_before"],
-                                                                abs=1e-4)
+    assert float(_metric(page, "Loss before")) == pytest.approx(expected["loss_before"], abs=1e-4)
     per_position = _table(page, "position")
-    np.testing.assert_allclose(per_position["loss_change"], expected["per_position_delta"],
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        per_position["loss_change"], expected["per_position_delta"], atol=1e-9
+    )
     table = next(t for t in _tables(page, "loss_change") if "layer" in t.columns)
     grid = ablation_table(model, ids, "mean")
     np.testing.assert_allclose(table["loss_change"].to_numpy(), grid.ravel(), atol=1e-9)
@@ -194,9 +196,12 @@ def test_repeated_random_tokens_show_an_induction_head(page):
     l, h = np.unravel_index(int(np.argmax(expected)), expected.shape)
     reading = next(r for r in _readings(page) if "earlier copy" in r)
     assert f"Head {l}.{h}" in reading and f"{expected[l, h]:.2f}" in reading
-    assert any(s.value.startswith("Attention pattern of the head with the highest induction "
-                                  f"score, {l}.{h}")
-               for s in page.subheader)
+    assert any(
+        s.value.startswith(
+            f"Attention pattern of the head with the highest induction score, {l}.{h}"
+        )
+        for s in page.subheader
+    )
 
 
 def test_input_without_repeats_says_so_and_suggests_the_preset(page):
@@ -278,8 +283,9 @@ def test_composition_earlier_layer_picker_shows_core_scores(page):
     expected = composition_scores(build_model(cfg, seed=key.seed), 1)
     table = _tables(page, "composition")[1]  # Q, K, V: the K table
     assert list(table["earlier_head"].unique()) == [f"L1 H{h}" for h in range(4)]
-    np.testing.assert_allclose(table["composition"].to_numpy(),
-                               np.asarray(expected["k"]).ravel(), atol=1e-9)
+    np.testing.assert_allclose(
+        table["composition"].to_numpy(), np.asarray(expected["k"]).ravel(), atol=1e-9
+    )
     reading = next(r for r in _readings(page) if "composition is" in r)
     assert "head 1." in reading  # names the writing head by its real layer
 
@@ -305,6 +311,8 @@ def test_the_induction_circuit_link_is_stated_on_the_repeated_preset(page):
     comp = composition_scores(model, earlier)
     k = float(np.asarray(comp["k"])[a, comp["later_layers"].index(int(lb)), b])
     reading = next(r for r in _readings(page) if "composition is" in r)
-    assert (f"the keys of induction head {lb}.{b} (score {ind[lb, b]:.2f}) read what head "
-            f"{earlier}.{a} wrote") in reading
+    assert (
+        f"the keys of induction head {lb}.{b} (score {ind[lb, b]:.2f}) read what head "
+        f"{earlier}.{a} wrote"
+    ) in reading
     assert f"K-composition {k:.2f}, {k / comp['baseline']['k']:.1f} × the baseline" in reading

@@ -8,8 +8,8 @@ import logging
 import pytest
 
 from core.assessment import bank_path, load_bank
-from core.throttle import PASSWORD_PER_SESSION, PASSWORD_SERVER, Throttle
 from core.store import LearnerStore, default_url
+from core.throttle import PASSWORD_PER_SESSION, PASSWORD_SERVER, Throttle
 from tests.apptest.conftest import open_page
 from tests.apptest.test_assessment_pages import answer_right, answer_wrong, submit
 from tests.apptest.test_persistence import code_of, reopen
@@ -26,8 +26,12 @@ def fresh_server_throttle(monkeypatch):
 
 
 def everything_shown(at) -> str:
-    return " ".join([m.value for m in at.markdown] + [c.value for c in at.caption]
-                    + [e.value for e in at.error] + [i.value for i in at.info])
+    return " ".join(
+        [m.value for m in at.markdown]
+        + [c.value for c in at.caption]
+        + [e.value for e in at.error]
+        + [i.value for i in at.info]
+    )
 
 
 def test_the_class_view_is_off_until_an_instructor_configures_it(monkeypatch):
@@ -62,8 +66,14 @@ def test_the_instructor_sees_attempts_and_reviews_an_essay(monkeypatch):
     at = open_page("instructor")
     at.text_input(key=instructor_ui.PASSWORD_INPUT).set_value(PASSWORD)
     at = submit(at, "Open the class view")
-    assert [t.label for t in at.tabs] == ["Overview", "Learners", "Questions",
-                                         "Essays to review", "Export", "Check a question bank"]
+    assert [t.label for t in at.tabs] == [
+        "Overview",
+        "Learners",
+        "Questions",
+        "Essays to review",
+        "Export",
+        "Check a question bank",
+    ]
     tables = [df.value for df in at.dataframe]
     attempts = tables[1]  # pass-rate table is shown by chart_with_table; then latest attempts
     mine = attempts[attempts["learner id"] == learner_id]
@@ -78,8 +88,9 @@ def test_the_instructor_sees_attempts_and_reviews_an_essay(monkeypatch):
     at = at.run()
     assert any("Saved: 100% for this answer" in s.value for s in at.success)
     store = LearnerStore.from_url(default_url())
-    assert store.reviews([attempt_id]) == {attempt_id: {essay.id: (1.0, "A fair answer in "
-                                                                     "plain words.")}}
+    assert store.reviews([attempt_id]) == {
+        attempt_id: {essay.id: (1.0, "A fair answer in plain words.")}
+    }
     # The learner's result now shows the reviewed score and says so.
     again = reopen("architecture", code_of(learner))
     shown = " ".join(m.value for m in again.markdown)
@@ -112,8 +123,9 @@ def test_a_signed_in_instructor_listed_in_secrets_needs_no_password(monkeypatch)
     from tests.apptest.conftest import ROOT, TIMEOUT
 
     monkeypatch.delenv("LAB_INSTRUCTOR_PASSWORD", raising=False)
-    monkeypatch.setattr(persistence, "signed_in_identity",
-                        lambda: ("Teacher@Example.org", "The teacher"))
+    monkeypatch.setattr(
+        persistence, "signed_in_identity", lambda: ("Teacher@Example.org", "The teacher")
+    )
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.secrets["instructor"] = {"emails": ["teacher@example.org"]}
     at.switch_page("pages/instructor.py")
@@ -183,9 +195,11 @@ def test_a_flood_of_wrong_passwords_closes_the_box_for_the_whole_server(monkeypa
 
 
 HOSTILE_NAME = "![x](https://evil.example/p.png) [click](https://evil.example/a) **Ada**\u202e"
-HOSTILE_ESSAY = ("Attention ![tracker](https://evil.example/t.png) moves information; see "
-                 "[this](https://evil.example/b) <img src=https://evil.example/c.png> and "
-                 "<script>alert(1)</script>.")
+HOSTILE_ESSAY = (
+    "Attention ![tracker](https://evil.example/t.png) moves information; see "
+    "[this](https://evil.example/b) <img src=https://evil.example/c.png> and "
+    "<script>alert(1)</script>."
+)
 
 
 def test_learner_text_is_shown_as_plain_text_in_the_class_view(monkeypatch):
@@ -203,10 +217,15 @@ def test_learner_text_is_shown_as_plain_text_in_the_class_view(monkeypatch):
     learner_id = learner.session_state[persistence.LEARNER]["id"]
 
     at = _try_password(open_page("instructor"), PASSWORD)
-    rendered = ([m.value for m in at.markdown] + [c.value for c in at.caption]
-                + [e.label for e in at.expander] + [t.label for t in at.tabs]
-                + [w.label for w in at.text_input] + [w.label for w in at.number_input]
-                + [b.label for b in at.button])
+    rendered = (
+        [m.value for m in at.markdown]
+        + [c.value for c in at.caption]
+        + [e.label for e in at.expander]
+        + [t.label for t in at.tabs]
+        + [w.label for w in at.text_input]
+        + [w.label for w in at.number_input]
+        + [b.label for b in at.button]
+    )
     assert not any("evil.example" in r for r in rendered), [r for r in rendered if "evil" in r]
     plain = [t.value for t in at.text]
     cleaned = HOSTILE_NAME.replace("\u202e", "")
@@ -214,4 +233,5 @@ def test_learner_text_is_shown_as_plain_text_in_the_class_view(monkeypatch):
     assert HOSTILE_ESSAY in plain
     attempts = at.dataframe[1].value
     assert list(attempts[attempts["learner id"] == learner_id]["learner"]) == [
-        f"{cleaned} (#{learner_id})"]
+        f"{cleaned} (#{learner_id})"
+    ]

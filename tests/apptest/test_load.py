@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.timeout(1800)
 def test_a_few_learners_at_once_never_mix_their_work(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("load_learners",
-                                                  ROOT / "bench" / "load_learners.py")
+    spec = importlib.util.spec_from_file_location(
+        "load_learners", ROOT / "bench" / "load_learners.py"
+    )
     bench = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "load_learners", bench)  # dataclasses look it up
     spec.loader.exec_module(bench)

@@ -71,10 +71,13 @@ def test_typed_text_is_tokenized_and_run():
     assert "␣York" in shown and f"{len(TOKENIZER.encode(text))} tokens" in shown
 
 
-@pytest.mark.parametrize("text, message", [
-    ("   ", "The text box is empty"),
-    ("word " * 80, "this page accepts at most 64"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("   ", "The text box is empty"),
+        ("word " * 80, "this page accepts at most 64"),
+    ],
+)
 def test_bad_text_is_refused_with_a_reason_and_kept(text, message):
     at = open_page("architecture")
     before = ids_box(at)
@@ -149,8 +152,11 @@ def test_residual_page_compares_trained_and_random_on_the_same_input():
     assert float(metric(at, "Similarity of x_L to x0, trained")) == pytest.approx(s_t, abs=1e-3)
     assert float(metric(at, "Similarity of x_L to x0, random")) == pytest.approx(s_r, abs=1e-3)
     # Both models' rows are in the charts' tables.
-    tables = [d.value for d in at.dataframe if any("random (same shape)" in str(c)
-                                                   for c in d.value.columns)]
+    tables = [
+        d.value
+        for d in at.dataframe
+        if any("random (same shape)" in str(c) for c in d.value.columns)
+    ]
     assert len(tables) >= 4
     assert all(np.isfinite(t.select_dtypes("number").to_numpy()).all() for t in tables)
 

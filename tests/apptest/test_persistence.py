@@ -9,8 +9,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.assessment import bank_path, grade, load_bank
-from tests.apptest.conftest import ROOT, TIMEOUT, Browser, apply_form, choose_random, open_page, \
-    store
+from tests.apptest.conftest import (
+    ROOT,
+    TIMEOUT,
+    Browser,
+    apply_form,
+    choose_random,
+    open_page,
+    store,
+)
 from tests.apptest.test_assessment_pages import answer_right, answer_wrong, sidebar_text, submit
 from tests.unit.test_assessment_banks import MODEL_ANSWERS
 from ui import controls, persistence
@@ -31,8 +38,9 @@ def navigate(at: AppTest, slug: str) -> AppTest:
     after the first run, and ours are callables (ui/shell.py), so pick the registered page whose
     URL path is ``slug`` (the home page's is empty) the way switch_page would."""
     target = "" if slug == "home" else slug
-    page_hash = next(h for h, info in at._registered_pages.items()
-                     if info.get("url_pathname") == target)
+    page_hash = next(
+        h for h, info in at._registered_pages.items() if info.get("url_pathname") == target
+    )
     at._page_hash = page_hash
     return at.run()
 
@@ -130,8 +138,10 @@ def test_accepted_model_settings_survive_a_reload(database):
     assert label.startswith("random weights")
     again = reopen("architecture", code_of(at))
     assert again.session_state[controls.SETTINGS_KEY].key.label == label
-    assert again.session_state[controls.SETTINGS_KEY].token_ids == at.session_state[
-        controls.SETTINGS_KEY].token_ids
+    assert (
+        again.session_state[controls.SETTINGS_KEY].token_ids
+        == at.session_state[controls.SETTINGS_KEY].token_ids
+    )
 
 
 def test_a_bad_code_in_the_address_is_explained_and_a_new_record_started():
@@ -177,8 +187,9 @@ def test_an_instructors_review_shows_in_the_learners_result(database):
 
 
 def test_a_database_that_is_down_leaves_the_lesson_working(monkeypatch):
-    monkeypatch.setenv("LAB_DATABASE_URL",
-                       "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2")
+    monkeypatch.setenv(
+        "LAB_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2"
+    )
     bank = load_bank(bank_path("checkpoint_1"))
     at = open_page("architecture")
     warnings = " ".join(w.value for w in at.sidebar.warning)
@@ -193,8 +204,9 @@ def test_a_database_that_is_down_leaves_the_lesson_working(monkeypatch):
 def test_a_signed_in_learner_is_their_account_on_every_device(monkeypatch):
     """With Streamlit's sign-in configured, the account is the learner: no resume code, and a
     second session signed in to the same account (another device) gets the same record."""
-    monkeypatch.setattr(persistence, "signed_in_identity",
-                        lambda: ("ada@example.org", "Ada Lovelace"))
+    monkeypatch.setattr(
+        persistence, "signed_in_identity", lambda: ("ada@example.org", "Ada Lovelace")
+    )
     bank = load_bank(bank_path("checkpoint_1"))
     at = open_page("architecture")
     who = at.session_state[persistence.LEARNER]
@@ -227,5 +239,7 @@ def test_two_tabs_of_one_learner_keep_both_tabs_work(database, monkeypatch):
     sidebar = sidebar_text(third)
     assert "Checkpoint 1 (Architecture): passed, best 100%" in sidebar
     assert "Checkpoint 2 (Residual stream): not passed yet" in sidebar
-    assert third.text_area(key=cp2.item(0, essay2.id)).value == second.text_area(
-        key=cp2.item(0, essay2.id)).value
+    assert (
+        third.text_area(key=cp2.item(0, essay2.id)).value
+        == second.text_area(key=cp2.item(0, essay2.id)).value
+    )

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from core.assessment import bank_path, load_bank
-from ui.assessment_ui import FlowKeys
 from core.production import BUNDLED_DIR
 from tests.apptest.test_assessment_pages import answer_right, submit
+from ui.assessment_ui import FlowKeys
 
 from .conftest import open_page
 
@@ -50,10 +50,13 @@ def test_the_page_is_registered_at_production():
 def test_default_run_shows_the_bundled_model(page):
     assert not page.exception and not page.error
     headers = [h.value for h in page.header]
-    assert headers[:5] == ["1. Choose a model", "2. The two architectures side by side",
-                           "3. Your sentence through the production model",
-                           "4. The residual stream of a production model",
-                           "5. What stays exact in GPT-2, and what does not"]
+    assert headers[:5] == [
+        "1. Choose a model",
+        "2. The two architectures side by side",
+        "3. Your sentence through the production model",
+        "4. The residual stream of a production model",
+        "5. What stays exact in GPT-2, and what does not",
+    ]
     assert headers[5].startswith("Checkpoint 3")
     assert "the bundled tiny GPT-2" in page.success[0].value
     ratio = _metric(page, "Ratio")
@@ -78,26 +81,33 @@ def test_top_predictions_and_logit_match_the_model(page):
 
     text = page.text_input(key="prod_text").value
     tok = AutoTokenizer.from_pretrained(BUNDLED_DIR, local_files_only=True)
-    model = GPT2LMHeadModel.from_pretrained(BUNDLED_DIR, local_files_only=True,
-                                            dtype=torch.float32).eval()
+    model = GPT2LMHeadModel.from_pretrained(
+        BUNDLED_DIR, local_files_only=True, dtype=torch.float32
+    ).eval()
     with torch.no_grad():
         logits = model(torch.tensor([tok(text)["input_ids"]])).logits[0, -1]
     expected = torch.softmax(logits.double(), -1).topk(5).indices.tolist()
     shown = next(df.value for df in page.dataframe if "token_id" in df.value.columns)
     assert list(shown["token_id"]) == expected
     assert float(_metric(page, "Its logit (model)")) == pytest.approx(
-        float(logits[expected[0]]), abs=1e-4)
+        float(logits[expected[0]]), abs=1e-4
+    )
     attribution = next(df.value for df in page.dataframe if "contribution" in df.value.columns)
     assert list(attribution["component"])[:3] == ["embeddings", "attention 0", "MLP 0"]
-    assert attribution["contribution"].sum() == pytest.approx(float(logits[expected[0]]),
-                                                              abs=1e-4)
+    assert attribution["contribution"].sum() == pytest.approx(float(logits[expected[0]]), abs=1e-4)
 
 
 def test_tables_are_wrapping_tables_with_the_corrected_facts(page):
     architecture, parameters, table = (t.value for t in page.table)
     assert "W_U is W_E" in architecture.loc["tied_embeddings", "Production (GPT-2 family)"]
-    assert list(parameters.index) == ["token embeddings", "positions", "attention", "MLP",
-                                      "LayerNorm", "unembedding"]
+    assert list(parameters.index) == [
+        "token embeddings",
+        "positions",
+        "attention",
+        "MLP",
+        "LayerNorm",
+        "unembedding",
+    ]
     assert parameters.loc["MLP", "Share of production"].endswith("%")
     assert list(table.index)[:2] == ["Token embeddings", "Positions"]
     assert "45.5 %" in table.loc["MLP", "What it means"]
@@ -138,8 +148,9 @@ def test_no_folder_option_without_a_local_connection(page):
 
 
 def test_a_local_learner_can_load_a_folder(monkeypatch, tmp_path):
-    import pages.production as module
     from transformers import AutoTokenizer, GPT2LMHeadModel
+
+    import pages.production as module
 
     GPT2LMHeadModel.from_pretrained(BUNDLED_DIR).save_pretrained(tmp_path)
     AutoTokenizer.from_pretrained(BUNDLED_DIR).save_pretrained(tmp_path)
@@ -184,7 +195,9 @@ def test_induction_scores_use_the_shared_code_and_need_a_repeat(page):
     scores = induction_scores(res["attentions"], res["ids"])
     layer, head, best = strongest_head(scores)
     shown = " ".join(m.value for m in page.markdown)
-    assert (f"Highest score: head {layer}.{head} with {best:.2f}, against "
-            f"{uniform_induction(res['ids']):.3f}") in shown
+    assert (
+        f"Highest score: head {layer}.{head} with {best:.2f}, against "
+        f"{uniform_induction(res['ids']):.3f}"
+    ) in shown
     table = next(d.value for d in page.dataframe if "induction_score" in d.value.columns)
     assert table["induction_score"].max() == pytest.approx(best, abs=1e-9)

@@ -81,7 +81,8 @@ def test_two_tabs_opened_before_anything_is_saved_share_one_record(browser):
     draft(first)
     essay = next(i for i in load_bank(bank_path("checkpoint_2")).items if i.type == "essay")
     second.text_area(key=FlowKeys("checkpoint_2").item(0, essay.id)).set_value(
-        MODEL_ANSWERS[essay.id]).run()
+        MODEL_ANSWERS[essay.id]
+    ).run()
     assert learner_id(first) == learner_id(second) is not None
     state = store().load_state(learner_id(first))
     assert state[CP1.draft_state(first_item().id)] == first_item().correct
@@ -186,7 +187,8 @@ def test_typed_codes_are_throttled_per_session_and_the_form_says_when(browser, m
     at.text_input(key=persistence.CODE_INPUT).set_value(right)
     at = submit(at, "Resume")
     assert "Too many resume codes were tried just now. Try again in 2 seconds." in " ".join(
-        i.value for i in at.sidebar.info)
+        i.value for i in at.sidebar.info
+    )
     assert learner_id(at) != owner_id  # not even the right code is checked while waiting
     clock["t"] += 2
     at.text_input(key=persistence.CODE_INPUT).set_value(right)
@@ -198,7 +200,7 @@ def test_wrong_links_from_many_sessions_throttle_the_whole_server(monkeypatch):
     clock = {"t": 5000.0}
     monkeypatch.setattr("core.throttle.time.monotonic", lambda: clock["t"])
     owner_id, right = store().new_learner()
-    for i in range(6):  # six sessions (six "new tabs"), one wrong code each
+    for _ in range(6):  # six sessions (six "new tabs"), one wrong code each
         Browser(monkeypatch).open("home", link=new_resume_code())
     assert persistence.SERVER_RESUME.failures() == 6
     for _ in range(RESUME_SERVER.free - 6):
@@ -243,7 +245,8 @@ def _submit_checkpoint_during(kind: str, browser) -> tuple[AppTest, int]:
         answer_right(at, bank, CP1.prefix(0))
         # A long answer, so that storing the attempt needs room the full database lacks.
         at.text_area(key=CP1.item(0, essay.id)).set_value(
-            MODEL_ANSWERS[essay.id] + " " + "More detail. " * 2000)
+            MODEL_ANSWERS[essay.id] + " " + "More detail. " * 2000
+        )
         at = submit(at, "Submit answers")
         assert at.session_state[CP1.stage] == "result"  # graded all the same
         why = "the database is full" if kind == "full" else "the database cannot be written"
@@ -311,8 +314,7 @@ def test_an_older_draft_waiting_in_one_tab_never_replaces_a_newer_one(browser):
         fault["on"] = False
     tab_a.text_area(key=FINAL.item(0, essay.id)).set_value("newer, from tab A").run()
     navigate(tab_b, "home")  # B writes what waited: older than A's, so it is not written
-    assert store().load_state(learner_id(tab_a))[FINAL.draft_state(essay.id)] == \
-        "newer, from tab A"
+    assert store().load_state(learner_id(tab_a))[FINAL.draft_state(essay.id)] == "newer, from tab A"
 
 
 def test_the_longest_essay_in_a_non_latin_script_is_saved_and_submitted(browser):

@@ -32,8 +32,9 @@ def test_default_run_shows_every_section_with_real_numbers(page):
     assert list(table["layer"]) == [0, 1, 2, 3]
     # Independent check of layer 0's preservation ratio on the default model and input.
     cfg = TransformerConfig(vocab_size=1000, n_positions=128, n_embd=256, n_layer=4, n_head=8)
-    streams = build_model(cfg, seed=0).analyze([1, 15, 27, 89, 156, 234, 445, 567])[
-        "analysis"]["residual_streams"]
+    streams = build_model(cfg, seed=0).analyze([1, 15, 27, 89, 156, 234, 445, 567])["analysis"][
+        "residual_streams"
+    ]
     x0, x1 = streams[0].double().flatten(), streams[1].double().flatten()
     expected = float(x0 @ x1 / (x0.norm() * x1.norm()))
     assert table["preservation_ratio"][0] == pytest.approx(expected, abs=1e-9)

@@ -91,8 +91,12 @@ def _health_ok(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def running_app(log_path: Path = SERVER_LOG, env: dict[str, str] | None = None,
-                cwd: Path = REPO_ROOT, unset: tuple[str, ...] = ()):
+def running_app(
+    log_path: Path = SERVER_LOG,
+    env: dict[str, str] | None = None,
+    cwd: Path = REPO_ROOT,
+    unset: tuple[str, ...] = (),
+):
     """Start ``streamlit run app.py`` on a free port; yield its base URL (ends with '/').
 
     ``env`` overrides environment variables of the server (e.g. ``LAB_RUN_CODE``); ``unset``
@@ -101,21 +105,34 @@ def running_app(log_path: Path = SERVER_LOG, env: dict[str, str] | None = None,
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true",
-        "--server.port", str(port),
-        "--server.address", "127.0.0.1",
-        "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
         # No file watching: the tests never edit the app, and a watcher over the repo (venvs
         # included) floods the log and burns CPU.
-        "--server.fileWatcherType", "none",
+        "--server.fileWatcherType",
+        "none",
     ]
-    log = open(log_path, "w")
+    log = open(log_path, "w")  # noqa: SIM115 - the server's log, open while it runs
     server_env = {**os.environ, "LAB_RUN_CODE": "auto", **(env or {})}
     for name in unset:
         server_env.pop(name, None)
     proc = subprocess.Popen(
-        cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        cmd,
+        cwd=cwd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
         env=server_env,
     )
     base = f"http://127.0.0.1:{port}/"

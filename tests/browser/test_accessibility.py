@@ -31,8 +31,10 @@ def describe(violation: dict) -> str:
     nodes = violation.get("nodes", [])
     where = "; ".join(" ".join(map(str, n.get("target", []))) for n in nodes[:4])
     summary = nodes[0].get("failureSummary", "").replace("\n", " ")[:300] if nodes else ""
-    return (f"[{violation['impact']}] {violation['id']}: {violation['help']} "
-            f"({len(nodes)} node(s): {where}) {summary}")
+    return (
+        f"[{violation['impact']}] {violation['id']}: {violation['help']} "
+        f"({len(nodes)} node(s): {where}) {summary}"
+    )
 
 
 @pytest.mark.timeout(1200)
@@ -60,7 +62,8 @@ def test_every_page_at_desktop_and_narrow_width(browser, app_url, width):
             screenshot(pg, f"{slug}-{width}")
             too_wide = pg.evaluate(
                 """() => { const m = document.querySelector('[data-testid="stMain"]');
-                           return m ? m.scrollWidth - m.clientWidth : 0; }""")
+                           return m ? m.scrollWidth - m.clientWidth : 0; }"""
+            )
             if too_wide > 2:
                 overflowing.append(f"{slug}: {too_wide}px wider than the window")
     finally:

@@ -37,7 +37,8 @@ def test_final_assessment_end_to_end(page, mode, request):
                 tick(page, option)
         elif item.type == "essay":
             box = page.get_by_role(
-                "textbox", name=f"Your answer to question {n} (at least {item.min_words} words)")
+                "textbox", name=f"Your answer to question {n} (at least {item.min_words} words)"
+            )
             box.fill(MODEL_ANSWERS[item.id])
     page.get_by_role("button", name="Review my answers").click()
     main.get_by_role("heading", name="Review your answers").wait_for()
@@ -55,7 +56,8 @@ def test_final_assessment_end_to_end(page, mode, request):
     assert "Final assessment: passed, best 100%" in sidebar
     page.wait_for_function(
         "document.querySelectorAll('[data-testid=stVegaLiteChart] svg, "
-        "[data-testid=stVegaLiteChart] canvas').length >= 1")
+        "[data-testid=stVegaLiteChart] canvas').length >= 1"
+    )
     coding = main.locator('[data-testid="stExpander"]', has_text="Question 1:").first
     coding.locator("summary").click()  # full marks: the expander starts collapsed
     if mode == "run":
@@ -77,14 +79,15 @@ def test_checkpoint_on_the_architecture_page(page, app_url):
     for n, item in enumerate(bank.items, start=1):
         if item.type == "multiple_choice":
             main.locator('[data-testid="stRadio"]', has_text=f"Answer to question {n}").get_by_text(
-                item.correct, exact=True).click()
+                item.correct, exact=True
+            ).click()
         elif item.type == "multiple_select":
             for option in item.correct:
                 tick(page, option)
         elif item.type == "essay":
-            page.get_by_role("textbox", name=f"Your answer to question {n} "
-                                             f"(at least {item.min_words} words)").fill(
-                MODEL_ANSWERS[item.id])
+            page.get_by_role(
+                "textbox", name=f"Your answer to question {n} (at least {item.min_words} words)"
+            ).fill(MODEL_ANSWERS[item.id])
         elif item.type == "model_number":
             box = page.get_by_role("spinbutton", name=f"Answer to question {n} (a number)")
             box.fill(str(answer_key(item).correct))

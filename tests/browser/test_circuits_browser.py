@@ -45,8 +45,9 @@ def test_circuits_page_renders_every_section(browser, app_url, width):
         pg.goto(app_url + "circuits")
         wait_for_app_idle(pg)
         pg.wait_for_function(
-            "document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg, "
-            f"[data-testid=\"stVegaLiteChart\"] canvas').length >= {MIN_CHARTS}")
+            'document.querySelectorAll(\'[data-testid="stVegaLiteChart"] svg, '
+            f'[data-testid="stVegaLiteChart"] canvas\').length >= {MIN_CHARTS}'
+        )
         main = pg.locator('[data-testid="stMain"]')
         assert main.locator("h1").first.inner_text().startswith("Circuits in a trained model")
         for heading in HEADINGS:
@@ -58,14 +59,20 @@ def test_circuits_page_renders_every_section(browser, app_url, width):
         assert not page_problems(pg), f"see {shot}"
         too_wide = pg.evaluate(
             """() => { const m = document.querySelector('[data-testid="stMain"]');
-                       return m ? m.scrollWidth - m.clientWidth : 0; }""")
+                       return m ? m.scrollWidth - m.clientWidth : 0; }"""
+        )
         assert too_wide <= 2, f"the page is {too_wide}px wider than the window; see {shot}"
         # Every chart is named by its description (aria-label), not left anonymous.
-        labels = [c.get_attribute("aria-label") or "" for c in
-                  pg.locator('[data-testid="stVegaLiteChart"] [aria-label]').all()]
+        labels = [
+            c.get_attribute("aria-label") or ""
+            for c in pg.locator('[data-testid="stVegaLiteChart"] [aria-label]').all()
+        ]
         assert sum(1 for lab in labels if len(lab) > 40) >= MIN_CHARTS
-        err = pg.locator('[data-testid="stMetric"]', has_text="Sum error").locator(
-            '[data-testid="stMetricValue"]').inner_text()
+        err = (
+            pg.locator('[data-testid="stMetric"]', has_text="Sum error")
+            .locator('[data-testid="stMetricValue"]')
+            .inner_text()
+        )
         assert float(err) <= 1e-4
         assert not errors, errors
     finally:

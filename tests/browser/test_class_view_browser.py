@@ -13,8 +13,14 @@ from core.assessment import bank_path, grade, load_bank
 from core.store import LearnerStore, default_url
 from tests.unit.test_assessment_banks import MODEL_ANSWERS
 
-from .conftest import OUTPUT_DIR, SKIP_BROWSER, SKIP_REASON, running_app, screenshot, \
-    wait_for_app_idle
+from .conftest import (
+    OUTPUT_DIR,
+    SKIP_BROWSER,
+    SKIP_REASON,
+    running_app,
+    screenshot,
+    wait_for_app_idle,
+)
 from .test_accessibility import BLOCKING, describe
 from .test_pages import page_problems
 
@@ -66,8 +72,11 @@ def test_class_view_end_to_end(page, class_server, tmp_path):
     # the script to finish.
     metric = main.locator('[data-testid="stMetric"]', has_text="Learners with a submission")
     expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text("1", timeout=30_000)
-    expect(main.locator('[data-testid="stMetric"]', has_text=re.compile(r"^Attempts")).locator(
-        '[data-testid="stMetricValue"]')).to_have_text("1", timeout=30_000)
+    expect(
+        main.locator('[data-testid="stMetric"]', has_text=re.compile(r"^Attempts")).locator(
+            '[data-testid="stMetricValue"]'
+        )
+    ).to_have_text("1", timeout=30_000)
     assert not page_problems(page)
     screenshot(page, "class-view-overview")
     violations = [v for v in Axe().run(page).response["violations"] if v.get("impact") in BLOCKING]

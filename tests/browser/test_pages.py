@@ -22,8 +22,13 @@ from .conftest import (
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(SKIP_BROWSER, reason=SKIP_REASON)]
 
 # Pages that must always be in the navigation (by link text). Others found there are visited too.
-REQUIRED_PAGES = ["Home", "Architecture", "Residual stream", "Production mapping",
-                  "Final assessment"]
+REQUIRED_PAGES = [
+    "Home",
+    "Architecture",
+    "Residual stream",
+    "Production mapping",
+    "Final assessment",
+]
 
 NAV_LINK = '[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]'
 NAV_VIEW_MORE = '[data-testid="stSidebarNavViewButton"]'
@@ -79,7 +84,7 @@ def test_sidebar_lists_lesson_pages(page, app_url):
     assert len(links) >= 2, f"expected at least 2 pages in the sidebar, found {texts}"
     for required in REQUIRED_PAGES:
         assert required in texts, f"{required!r} missing from the sidebar navigation {texts}"
-    assert len(set(href for _, href in links)) == len(links), f"duplicate page URLs: {links}"
+    assert len({href for _, href in links}) == len(links), f"duplicate page URLs: {links}"
 
 
 @pytest.mark.timeout(900)
@@ -108,7 +113,8 @@ def test_every_page_renders_without_error(page, app_url):
             failures.append(f"{text} ({href}): {'; '.join(problems)}{problems_note} — see {shot}")
         visited.append(slugify(text))
     assert not failures, (
-        "pages with problems:\n" + "\n".join(failures)
+        "pages with problems:\n"
+        + "\n".join(failures)
         + f"\n\nServer log tail ({SERVER_LOG}):\n{server_log_tail(40)}"
     )
     assert len(visited) == len(links)
@@ -128,8 +134,9 @@ def nav_labels(pg) -> list[str]:
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("path, heading", [("architecture", "Architecture"),
-                                           ("residual_stream", "Residual stream")])
+@pytest.mark.parametrize(
+    "path, heading", [("architecture", "Architecture"), ("residual_stream", "Residual stream")]
+)
 def test_deep_link_on_a_fresh_server_goes_through_app_navigation(browser, path, heading):
     """The first request a new server gets is a deep link: it must still run app.py's navigation.
 
@@ -163,23 +170,34 @@ def test_architecture_page_shows_every_block_with_real_data(page, app_url):
     wait_for_app_idle(page)
     page.wait_for_selector('[data-testid="stGraphVizChart"] svg', state="attached")
     page.wait_for_function(
-        f"document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg, "
-        f"[data-testid=\"stVegaLiteChart\"] canvas').length >= {ARCHITECTURE_CHARTS}"
+        f'document.querySelectorAll(\'[data-testid="stVegaLiteChart"] svg, '
+        f'[data-testid="stVegaLiteChart"] canvas\').length >= {ARCHITECTURE_CHARTS}'
     )
     screenshot(page, "architecture-content")
     assert not page_problems(page)
     main = page.locator('[data-testid="stMain"]')
-    for heading in ("1. How information flows", "2. Your model", "4. The residual stream",
-                    "5. Attention patterns", "6. QK and OV circuits", "7. The exact path",
-                    "8. Heads in sequence"):
+    for heading in (
+        "1. How information flows",
+        "2. Your model",
+        "4. The residual stream",
+        "5. Attention patterns",
+        "6. QK and OV circuits",
+        "7. The exact path",
+        "8. Heads in sequence",
+    ):
         assert main.get_by_text(heading).count() >= 1, heading
     # Every chart exposes its description as its accessible name.
-    labels = [c.get_attribute("aria-label") or "" for c in
-              page.locator('[data-testid="stVegaLiteChart"] [aria-label]').all()]
+    labels = [
+        c.get_attribute("aria-label") or ""
+        for c in page.locator('[data-testid="stVegaLiteChart"] [aria-label]').all()
+    ]
     assert sum(1 for lab in labels if len(lab) > 40) >= ARCHITECTURE_CHARTS
     # The decomposition's reconstruction error is a small number, not a placeholder.
-    err = page.locator('[data-testid="stMetric"]', has_text="Sum of parts").locator(
-        '[data-testid="stMetricValue"]').inner_text()
+    err = (
+        page.locator('[data-testid="stMetric"]', has_text="Sum of parts")
+        .locator('[data-testid="stMetricValue"]')
+        .inner_text()
+    )
     assert float(err) < 1e-5
 
 
@@ -205,8 +223,8 @@ def test_residual_stream_page_shows_its_tables_and_charts(page, app_url):
     # norm, similarity, effective rank, spectrum, information types (the decomposition chart is
     # on the Architecture page only)
     page.wait_for_function(
-        "document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg, "
-        "[data-testid=\"stVegaLiteChart\"] canvas').length >= 5"
+        'document.querySelectorAll(\'[data-testid="stVegaLiteChart"] svg, '
+        '[data-testid="stVegaLiteChart"] canvas\').length >= 5'
     )
     screenshot(page, "residual-stream-content")
     assert not page_problems(page)
@@ -238,11 +256,12 @@ def test_residual_stream_page_follows_a_changed_model(page, app_url):
     wait_for_app_idle(page)
     main = page.locator('[data-testid="stMain"]')
     main.get_by_text("Model: random weights: 2 layers × 8 heads").wait_for()
-    assert main.get_by_text("seed 7; input: 5 tokens (0 · %, 1 · ), 2 · %, 3 · ), 4 · %)"
-                            ).count() == 1
+    assert (
+        main.get_by_text("seed 7; input: 5 tokens (0 · %, 1 · ), 2 · %, 3 · ), 4 · %)").count() == 1
+    )
     page.wait_for_function(
-        "document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg, "
-        "[data-testid=\"stVegaLiteChart\"] canvas').length >= 5"
+        'document.querySelectorAll(\'[data-testid="stVegaLiteChart"] svg, '
+        '[data-testid="stVegaLiteChart"] canvas\').length >= 5'
     )
     screenshot(page, "residual-stream-changed-model")
     assert not page_problems(page)
@@ -279,7 +298,8 @@ def test_text_input_runs_through_the_tokenizer_on_the_chosen_model(page, app_url
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.locator('[data-testid="stRadio"] label', has_text="Text typed below").click()
     page.get_by_role("textbox", name="Text (split into tokens by the bundled tokenizer)").fill(
-        "The keeper climbed the stairs of the lighthouse.")
+        "The keeper climbed the stairs of the lighthouse."
+    )
     page.get_by_role("button", name="Apply").click()
     page.wait_for_timeout(500)
     wait_for_app_idle(page)
@@ -287,7 +307,11 @@ def test_text_input_runs_through_the_tokenizer_on_the_chosen_model(page, app_url
     caption = sidebar.locator('[data-testid="stCaptionContainer"]').last.inner_text()
     assert "`16 · ouse`" in caption or "16 · ouse" in caption
     main = page.locator('[data-testid="stMain"]')
-    assert main.locator('[data-testid="stMetric"]', has_text="Layers").locator(
-        '[data-testid="stMetricValue"]').inner_text() == "2"
+    assert (
+        main.locator('[data-testid="stMetric"]', has_text="Layers")
+        .locator('[data-testid="stMetricValue"]')
+        .inner_text()
+        == "2"
+    )
     screenshot(page, "architecture-text-input")
     assert not page_problems(page)

@@ -17,8 +17,15 @@ import pytest
 from core.assessment import bank_path, load_bank
 from tests.unit.test_assessment_banks import MODEL_ANSWERS
 
-from .conftest import OUTPUT_DIR, REPO_ROOT, SKIP_BROWSER, SKIP_REASON, running_app, \
-    screenshot, wait_for_app_idle
+from .conftest import (
+    OUTPUT_DIR,
+    REPO_ROOT,
+    SKIP_BROWSER,
+    SKIP_REASON,
+    running_app,
+    screenshot,
+    wait_for_app_idle,
+)
 from .test_pages import page_problems
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(SKIP_BROWSER, reason=SKIP_REASON)]
@@ -52,8 +59,9 @@ def assert_no_code_in_address(pg) -> None:
     assert "learner=" not in pg.url, pg.url
 
 
-def wait_for_drafts(url: str, code: str, bank_id: str, item_ids: set[str],
-                    timeout_s: float = 60) -> None:
+def wait_for_drafts(
+    url: str, code: str, bank_id: str, item_ids: set[str], timeout_s: float = 60
+) -> None:
     """Poll the server's database until drafts of ``item_ids`` are saved."""
     import time
 
@@ -65,8 +73,11 @@ def wait_for_drafts(url: str, code: str, bank_id: str, item_ids: set[str],
         while True:
             learner = store.find_code(code)
             state = store.load_state(learner) if learner is not None else {}
-            saved = {k.rsplit(":", 1)[1] for k, v in state.items()
-                     if k.startswith(f"draft:{bank_id}:") and v}
+            saved = {
+                k.rsplit(":", 1)[1]
+                for k, v in state.items()
+                if k.startswith(f"draft:{bank_id}:") and v
+            }
             if item_ids <= saved:
                 return
             assert time.monotonic() < deadline, f"drafts saved: {sorted(saved)}"
@@ -76,8 +87,9 @@ def wait_for_drafts(url: str, code: str, bank_id: str, item_ids: set[str],
 
 
 def essay_box(pg, n: int, min_words: int):
-    return pg.get_by_role("textbox", name=f"Your answer to question {n} (at least {min_words} "
-                                           f"words)")
+    return pg.get_by_role(
+        "textbox", name=f"Your answer to question {n} (at least {min_words} words)"
+    )
 
 
 def checkbox(pg, option: str):
@@ -125,7 +137,8 @@ def test_work_survives_reload_address_bar_sidebar_and_restart(page, data_dir):
         # (A restored widget is drawn first with its default and then given the saved value, so
         # these assertions wait for the value rather than reading it once.)
         expect(essay_box(page, n_essay, essay.min_words)).to_have_value(
-            MODEL_ANSWERS[essay.id], timeout=VALUE_TIMEOUT_MS)
+            MODEL_ANSWERS[essay.id], timeout=VALUE_TIMEOUT_MS
+        )
         expect(checkbox(page, ticked).locator("input")).to_be_checked(timeout=VALUE_TIMEOUT_MS)
 
         # 2. Another page's address typed: the cookie again.
@@ -136,14 +149,16 @@ def test_work_survives_reload_address_bar_sidebar_and_restart(page, data_dir):
         page.locator('[data-testid="stSidebarNav"] a', has_text="Architecture").first.click()
         wait_for_app_idle(page)
         expect(essay_box(page, n_essay, essay.min_words)).to_have_value(
-            MODEL_ANSWERS[essay.id], timeout=VALUE_TIMEOUT_MS)
+            MODEL_ANSWERS[essay.id], timeout=VALUE_TIMEOUT_MS
+        )
 
         # Submit what is there (a partial answer: not passed).
         page.get_by_role("button", name="Submit answers").click()
         page.get_by_text(re.compile(r"Not passed yet: \d+%")).first.wait_for()
         wait_for_app_idle(page)
-        expect(sidebar(page)).to_contain_text("Checkpoint 1 (Architecture): not passed yet",
-                                              timeout=VALUE_TIMEOUT_MS)
+        expect(sidebar(page)).to_contain_text(
+            "Checkpoint 1 (Architecture): not passed yet", timeout=VALUE_TIMEOUT_MS
+        )
         assert not page_problems(page)
 
     # 4. The server restarts (a new process, the same database): the resume link, as another
@@ -151,13 +166,15 @@ def test_work_survives_reload_address_bar_sidebar_and_restart(page, data_dir):
     with running_app(log, env={"LAB_DATA_DIR": str(data_dir)}) as base:
         page.goto(f"{base}architecture?learner={code}")
         wait_for_app_idle(page)
-        sidebar(page).get_by_text(re.compile(r"Checkpoint 1 \(Architecture\): not passed yet")
-                                  ).first.wait_for()
+        sidebar(page).get_by_text(
+            re.compile(r"Checkpoint 1 \(Architecture\): not passed yet")
+        ).first.wait_for()
         wait_for_app_idle(page)
         assert_no_code_in_address(page)
         page.get_by_text(re.compile(r"Not passed yet: \d+%")).first.wait_for()
         expect(essay_box(page, n_essay, essay.min_words)).to_have_value(
-            MODEL_ANSWERS[essay.id], timeout=VALUE_TIMEOUT_MS)
+            MODEL_ANSWERS[essay.id], timeout=VALUE_TIMEOUT_MS
+        )
         assert page.get_by_text("This link opens the saved work").count() == 0
         screenshot(page, "persistence-after-restart")
         assert not page_problems(page)
@@ -166,9 +183,16 @@ def test_work_survives_reload_address_bar_sidebar_and_restart(page, data_dir):
 def fresh_copy(target: Path) -> Path:
     """What a fresh clone holds: the repository's files (committed, or new and not ignored),
     without anything git ignores (.lab-data/, .venv/, test output)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
-                             "--exclude-standard"], cwd=REPO_ROOT, capture_output=True,
-                            check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = REPO_ROOT / name
         if source.is_file():
@@ -194,14 +218,18 @@ def test_a_fresh_copy_with_no_settings_saves_from_the_first_visit(browser, tmp_p
     context.set_default_timeout(120_000)
     pg = context.new_page()
     try:
-        with running_app(OUTPUT_DIR / "server-fresh-copy.log", cwd=copy,
-                         unset=unset + ("LAB_DATA_DIR", "LAB_DATABASE_URL")) as base:
+        with running_app(
+            OUTPUT_DIR / "server-fresh-copy.log",
+            cwd=copy,
+            unset=unset + ("LAB_DATA_DIR", "LAB_DATABASE_URL"),
+        ) as base:
             pg.goto(base + "architecture")
             wait_for_app_idle(pg)
             code = code_in_sidebar(pg)
             panel = sidebar(pg)
             expect(panel).to_contain_text(
-                "Kept in the SQLite file .lab-data/lab.sqlite3 on the machine that runs this app")
+                "Kept in the SQLite file .lab-data/lab.sqlite3 on the machine that runs this app"
+            )
             expect(panel).not_to_contain_text("could not be saved")
             essay_box(pg, n_essay, essay.min_words).fill(MODEL_ANSWERS[essay.id])
             checkbox(pg, select.correct[0]).click()
@@ -217,11 +245,13 @@ def test_a_fresh_copy_with_no_settings_saves_from_the_first_visit(browser, tmp_p
             pg.reload()
             wait_for_app_idle(pg)
             assert code_in_sidebar(pg) == code
-            expect(sidebar(pg)).to_contain_text("Checkpoint 1 (Architecture): not passed yet",
-                                                timeout=VALUE_TIMEOUT_MS)
+            expect(sidebar(pg)).to_contain_text(
+                "Checkpoint 1 (Architecture): not passed yet", timeout=VALUE_TIMEOUT_MS
+            )
             pg.get_by_text(re.compile(r"Not passed yet: \d+%")).first.wait_for()
             expect(essay_box(pg, n_essay, essay.min_words)).to_have_value(
-                MODEL_ANSWERS[essay.id], timeout=VALUE_TIMEOUT_MS)
+                MODEL_ANSWERS[essay.id], timeout=VALUE_TIMEOUT_MS
+            )
             screenshot(pg, "fresh-copy-after-reload")
             assert not page_problems(pg)
     finally:

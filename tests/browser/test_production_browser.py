@@ -53,13 +53,32 @@ LOG = OUTPUT_DIR / "streamlit-production-server.log"
 def server_port():
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
     with open(LOG, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL,
-                                env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        proc = subprocess.Popen(
+            cmd,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
         try:
             deadline = time.monotonic() + 60
             while not _health_ok(f"http://127.0.0.1:{port}/_stcore/health"):
@@ -118,9 +137,11 @@ def _options_through(browser, proxy: ReverseProxy) -> list[str]:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("header", [("X-Forwarded-For", DOCUMENTATION_ADDRESS),
-                                    ("Forwarded", f"for={DOCUMENTATION_ADDRESS}")],
-                         ids=["x-forwarded-for", "forwarded"])
+@pytest.mark.parametrize(
+    "header",
+    [("X-Forwarded-For", DOCUMENTATION_ADDRESS), ("Forwarded", f"for={DOCUMENTATION_ADDRESS}")],
+    ids=["x-forwarded-for", "forwarded"],
+)
 def test_a_reverse_proxy_on_this_machine_is_not_a_local_learner(browser, server_port, header):
     with ReverseProxy(server_port, add_headers=[header]) as proxy:
         options = _options_through(browser, proxy)
@@ -163,7 +184,9 @@ def test_the_tables_wrap_instead_of_clipping(browser, server_port, width):
                      const inner = el.querySelector('table');
                      if (inner && inner.scrollWidth > el.clientWidth + 1) out.push('scrolls sideways');
                      return out;
-                   }""", table.element_handle())
+                   }""",
+                table.element_handle(),
+            )
             assert clipped == [], f"table {i} at {width} px"
         assert "45.5 %" in tables.nth(2).inner_text()
         tables.nth(2).screenshot(path=str(shots / f"production-component-map-{width}px.png"))

@@ -36,12 +36,15 @@ async def _pick(base: str, page: str, label: str, pick) -> tuple[object, object,
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("page, label, pick, drawn", [
-    ("architecture", "Layer", lambda o: o[1], "QK and OV circuits of layer 1, head 0"),
-    ("architecture", "Head", lambda o: o[2], "QK and OV circuits of layer 0, head 2"),
-    ("residual_stream", "Stream for the spectrum", lambda o: o[0], None),
-    ("production", "Layer", lambda o: o[3], None),
-])
+@pytest.mark.parametrize(
+    "page, label, pick, drawn",
+    [
+        ("architecture", "Layer", lambda o: o[1], "QK and OV circuits of layer 1, head 0"),
+        ("architecture", "Head", lambda o: o[2], "QK and OV circuits of layer 0, head 2"),
+        ("residual_stream", "Stream for the spectrum", lambda o: o[0], None),
+        ("production", "Layer", lambda o: o[3], None),
+    ],
+)
 def test_a_picker_reruns_only_its_fragment(server, page, label, pick, drawn):
     opened, changed, fragment_id = run_sync(_pick(server, page, label, pick))
     assert not opened.exceptions and not changed.exceptions
@@ -70,8 +73,9 @@ def test_a_submission_redraws_its_result_and_the_sidebar_progress_but_not_the_pa
     opened, submitted = run_sync(_submit(server))
     assert not submitted.exceptions
     assert submitted.status == "FINISHED_FRAGMENT_RUN_SUCCESSFULLY"
-    assert any(t.startswith("**Not passed yet:") or t.startswith("**Passed:")
-               for t in submitted.texts), submitted.texts[:8]
+    assert any(t.startswith(("**Not passed yet:", "**Passed:")) for t in submitted.texts), (
+        submitted.texts[:8]
+    )
     progress = [t for t in submitted.texts if "- Checkpoint 1 (Architecture):" in t]
     assert progress and "not attempted" not in progress[0].split("- Checkpoint 2")[0]
     assert any("1. How information flows" in t for t in opened.texts)

@@ -25,8 +25,16 @@ def _bench():
 @pytest.mark.timeout(1800)
 def test_learners_at_once_on_one_server_never_mix_their_work(tmp_path):
     bench = _bench()
-    out = bench.main(["--learners", "3", "--json", str(tmp_path / "load.json"),
-                      "--log", str(tmp_path / "server.log")])
+    out = bench.main(
+        [
+            "--learners",
+            "3",
+            "--json",
+            str(tmp_path / "load.json"),
+            "--log",
+            str(tmp_path / "server.log"),
+        ]
+    )
     assert out["errors"] == 0, out["error_details"]
     assert out["crosstalk"] == 0, out["crosstalk_details"]
     # Every step of every learner was made and timed: the same walk for each learner.
@@ -34,5 +42,8 @@ def test_learners_at_once_on_one_server_never_mix_their_work(tmp_path):
     assert solo >= 30  # four pages, pickers, three checkpoints answered item by item, the final
     assert out["interactions"] == 3 * out["interactions_per_learner"]
     # Pickers and answers were fragment runs, the kinds the benchmark reports separately.
-    assert {"picker (fragment run)", "checkpoint answer (fragment run)",
-            "page open (full run)"} <= set(out["burst_by_kind"])
+    assert {
+        "picker (fragment run)",
+        "checkpoint answer (fragment run)",
+        "page open (full run)",
+    } <= set(out["burst_by_kind"])

@@ -35,17 +35,24 @@ QUESTION_1 = "Answer to question 1 (choose one)"
 
 
 def _admin(url: str) -> sa.Engine:
-    return sa.create_engine(sa.make_url(url).set(database="postgres"),
-                            isolation_level="AUTOCOMMIT")
+    return sa.create_engine(sa.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
 
 
 def _read_only(admin: sa.Engine, on: bool) -> None:
     with admin.connect() as conn:
-        conn.execute(sa.text(f'ALTER DATABASE "{DATABASE}" SET default_transaction_read_only '
-                             f'= {"on" if on else "off"}'))
+        conn.execute(
+            sa.text(
+                f'ALTER DATABASE "{DATABASE}" SET default_transaction_read_only '
+                f"= {'on' if on else 'off'}"
+            )
+        )
         if on:  # the app's open sessions end; its pool reconnects, read-only
-            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE datname = :d"), {"d": DATABASE})
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"
+                ),
+                {"d": DATABASE},
+            )
 
 
 @pytest.fixture(scope="module")
@@ -65,14 +72,37 @@ def server(class_database, tmp_path_factory):
     url, _ = class_database
     log = tmp_path_factory.mktemp("faults") / "server.log"
     port = _free_port()
-    env = {**os.environ, "LAB_DATABASE_URL": url, "LAB_RUN_CODE": "off",
-           "LAB_DATA_DIR": tempfile.mkdtemp(prefix="lab-faults-")}
+    env = {
+        **os.environ,
+        "LAB_DATABASE_URL": url,
+        "LAB_RUN_CODE": "off",
+        "LAB_DATA_DIR": tempfile.mkdtemp(prefix="lab-faults-"),
+    }
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.fileWatcherType",
+                "none",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     base = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 90
     while True:
@@ -119,8 +149,9 @@ async def _walk(base: str, admin: sa.Engine) -> dict[str, object]:
 
 
 @pytest.mark.timeout(600)
-def test_a_read_only_database_is_said_at_once_and_recovers_without_a_restart(server,
-                                                                             class_database):
+def test_a_read_only_database_is_said_at_once_and_recovers_without_a_restart(
+    server, class_database
+):
     url, admin = class_database
     steps = run_sync(_walk(server, admin))
     before, draft, submit = steps["before"], steps["draft"], steps["submit"]

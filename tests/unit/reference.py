@@ -36,8 +36,10 @@ def reference_forward(model, ids: torch.Tensor) -> dict:
             for bi in range(b):
                 q, k, v = x[bi] @ W_Q.T, x[bi] @ W_K.T, x[bi] @ W_V.T
                 for i in range(s):
-                    raw = torch.tensor([float(q[i] @ k[j]) / math.sqrt(cfg.d_head)
-                                        for j in range(i + 1)], dtype=torch.float64)
+                    raw = torch.tensor(
+                        [float(q[i] @ k[j]) / math.sqrt(cfg.d_head) for j in range(i + 1)],
+                        dtype=torch.float64,
+                    )
                     p = torch.exp(raw - raw.max())
                     p = p / p.sum()
                     weights[bi, h, i, : i + 1] = p
@@ -67,8 +69,10 @@ def reference_sequential(model, ids: torch.Tensor, order=None) -> dict:
             q, k, v = x @ W_Q.T, x @ W_K.T, x @ W_V.T
             out = torch.zeros_like(x)
             for i in range(s):
-                raw = torch.tensor([float(q[i] @ k[j]) / math.sqrt(cfg.d_head)
-                                    for j in range(i + 1)], dtype=torch.float64)
+                raw = torch.tensor(
+                    [float(q[i] @ k[j]) / math.sqrt(cfg.d_head) for j in range(i + 1)],
+                    dtype=torch.float64,
+                )
                 p = torch.softmax(raw, dim=0)
                 out[i] = W_O @ (p[:, None] * v[: i + 1]).sum(0)
             outputs.append(out)

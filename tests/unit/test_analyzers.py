@@ -152,14 +152,17 @@ def test_huge_norms_do_not_overflow():
     assert finite_everywhere(big)
 
 
-@pytest.mark.parametrize("bad, pattern", [
-    ([], "empty"),
-    (torch.zeros(1, 2, 3), "must be a list"),
-    ([torch.zeros(1, 2, 3), torch.zeros(1, 3, 3)], r"residual_streams\[1\] has shape"),
-    ([torch.zeros(2, 3)], "must be 3-D"),
-    ([torch.tensor([[[1.0, float("nan")]]])], "NaN"),
-    ([torch.zeros(1, 2, 3, dtype=torch.long)], "floating-point"),
-])
+@pytest.mark.parametrize(
+    "bad, pattern",
+    [
+        ([], "empty"),
+        (torch.zeros(1, 2, 3), "must be a list"),
+        ([torch.zeros(1, 2, 3), torch.zeros(1, 3, 3)], r"residual_streams\[1\] has shape"),
+        ([torch.zeros(2, 3)], "must be 3-D"),
+        ([torch.tensor([[[1.0, float("nan")]]])], "NaN"),
+        ([torch.zeros(1, 2, 3, dtype=torch.long)], "floating-point"),
+    ],
+)
 def test_bad_inputs_are_refused(bad, pattern):
     with pytest.raises(ValidationError, match=pattern):
         A.track_information_persistence(bad)

@@ -119,6 +119,7 @@ def ms_score(summative, ticked):
 
 # --- multiple select (the spec's item: k = 4 correct, w = 2 wrong) ---------------------------
 
+
 def test_multiple_select_exact_correct_set_scores_one(summative):
     assert ms_score(summative, SPEC_CORRECT) == pytest.approx(1.0)
 
@@ -156,8 +157,7 @@ def test_multiple_select_accepts_tuple_and_set(summative):
 
 
 def test_multiple_select_per_option_feedback(summative):
-    r = grade_item(summative.item("residual_stream_analysis"),
-                   SPEC_CORRECT[:3] + SPEC_WRONG[1:])
+    r = grade_item(summative.item("residual_stream_analysis"), SPEC_CORRECT[:3] + SPEC_WRONG[1:])
     verdicts = {o["text"]: o["verdict"] for o in r.details["options"]}
     assert verdicts["Linear additive structure"] == "correct, ticked"
     assert verdicts["Information preservation capabilities"] == "correct, missed"
@@ -185,6 +185,7 @@ def test_multiple_select_nothing_ticked_is_not_answered(summative):
 
 # --- multiple choice -------------------------------------------------------------------------
 
+
 def test_multiple_choice_right_and_wrong(small):
     item = small.item("mc_impl")
     right = grade_item(item, "B")
@@ -197,6 +198,7 @@ def test_multiple_choice_right_and_wrong(small):
 
 
 # --- essays ----------------------------------------------------------------------------------
+
 
 def test_essay_score_is_coverage_times_length_credit(small):
     item = small.item("essay_concept")  # min_words 10; Pattern weight 3, Value weight 1
@@ -217,15 +219,19 @@ def test_essay_under_min_words_says_how_many_are_missing(small):
 
 
 def test_essay_matches_inflections_and_case(small):
-    r = grade_item(small.item("essay_concept"),
-                   "Attention Patterns decide it, and the Value Vectors carry what is moved here.")
+    r = grade_item(
+        small.item("essay_concept"),
+        "Attention Patterns decide it, and the Value Vectors carry what is moved here.",
+    )
     assert {c["name"] for c in r.details["concepts_found"]} == {"Pattern", "Value"}
 
 
 def test_essay_matches_whole_words_only(small):
     # "valued vectorisation" must not count as "value vector"; "attentionpattern" is one word
-    r = grade_item(small.item("essay_concept"),
-                   "We valued vectorisation and an attentionpattern in this one long sentence.")
+    r = grade_item(
+        small.item("essay_concept"),
+        "We valued vectorisation and an attentionpattern in this one long sentence.",
+    )
     assert r.details["concepts_found"] == []
     assert r.score == 0.0
 
@@ -269,9 +275,25 @@ def test_short_good_answer_gets_proportionally_less(summative):
 
 def test_keyword_list_is_capped_below_the_pass_mark(summative):
     item = summative.item("qk_ov_circuits")
-    keywords = ", ".join(["QK", "where to attend", "attention pattern", "OV", "what information is moved",
-                          "copies information", "independent", "separate", "W_Q^T W_K",
-                          "W_O W_V", "bilinear", "low rank", "query key", "value output"] * 5)
+    keywords = ", ".join(
+        [
+            "QK",
+            "where to attend",
+            "attention pattern",
+            "OV",
+            "what information is moved",
+            "copies information",
+            "independent",
+            "separate",
+            "W_Q^T W_K",
+            "W_O W_V",
+            "bilinear",
+            "low rank",
+            "query key",
+            "value output",
+        ]
+        * 5
+    )
     r = grade_item(item, keywords)
     assert r.details["words_graded"] >= 100  # long enough for full length credit
     assert r.details["rubric_coverage"] == pytest.approx(1.0)  # every concept "covered"
@@ -317,15 +339,16 @@ def test_very_long_essay_is_capped_with_a_message(summative):
 
 
 def test_essay_feedback_names_found_and_missing_concepts(summative):
-    r = grade_item(summative.item("qk_ov_circuits"),
-                   "The QK circuit decides where each position attends. " * 1)
+    r = grade_item(
+        summative.item("qk_ov_circuits"), "The QK circuit decides where each position attends. " * 1
+    )
     assert "Concepts covered: QK controls the attention pattern" in r.feedback
     assert "Concepts missing:" in r.feedback and "OV moves and transforms" in r.feedback
 
 
 # --- code ------------------------------------------------------------------------------------
 
-GOOD_CODE = textwrap.dedent('''
+GOOD_CODE = textwrap.dedent("""
     import math
     import torch
     import torch.nn as nn
@@ -369,12 +392,12 @@ GOOD_CODE = textwrap.dedent('''
         def analyze_information_flow(self):
             direct = self.cache["residual_streams"][0]
             return {"direct_path": direct, "head_paths": self.cache["heads"].unbind(dim=1)}
-''')
+""")
 
 
 #: A coding item with the class-based structural rubric (read, never run), defined here so these
 #: tests do not depend on the shipped bank's wording.
-STRUCTURAL_TEMPLATE = textwrap.dedent('''
+STRUCTURAL_TEMPLATE = textwrap.dedent("""
     class YourTransformer(nn.Module):
         def __init__(self, config):
             super().__init__()
@@ -388,21 +411,35 @@ STRUCTURAL_TEMPLATE = textwrap.dedent('''
         def analyze_information_flow(self):
             # Extract path decomposition
             pass
-''')
-STRUCTURAL_RUBRIC = [("nn_module_subclass", 1), ("init_method", 1), ("forward_signature", 1),
-                     ("residual_stream_tracking", 2), ("per_head_attention", 2),
-                     ("qk_ov_circuits", 2), ("information_flow_method", 2)]
+""")
+STRUCTURAL_RUBRIC = [
+    ("nn_module_subclass", 1),
+    ("init_method", 1),
+    ("forward_signature", 1),
+    ("residual_stream_tracking", 2),
+    ("per_head_attention", 2),
+    ("qk_ov_circuits", 2),
+    ("information_flow_method", 2),
+]
 
 
 @pytest.fixture(scope="module")
 def coding_item():
-    return CodingItem.model_validate({
-        "id": "structural_code", "type": "coding", "objective": "LO1",
-        "category": "implementation", "points": 4, "topic": "A transformer class",
-        "prompt": "Implement an interpretable transformer class.", "explanation": "See the lesson.",
-        "template": STRUCTURAL_TEMPLATE, "time_limit_minutes": 45,
-        "rubric": [{"check": c, "weight": w} for c, w in STRUCTURAL_RUBRIC],
-    })
+    return CodingItem.model_validate(
+        {
+            "id": "structural_code",
+            "type": "coding",
+            "objective": "LO1",
+            "category": "implementation",
+            "points": 4,
+            "topic": "A transformer class",
+            "prompt": "Implement an interpretable transformer class.",
+            "explanation": "See the lesson.",
+            "template": STRUCTURAL_TEMPLATE,
+            "time_limit_minutes": 45,
+            "rubric": [{"check": c, "weight": w} for c, w in STRUCTURAL_RUBRIC],
+        }
+    )
 
 
 def test_complete_code_meets_every_rubric_item(coding_item):
@@ -446,8 +483,7 @@ def test_template_with_one_real_change_is_graded(coding_item):
     r = grade_item(coding_item, code)
     assert r.answered is True and r.details["unchanged_template"] is False
     # nn_module_subclass (1) and init_method (1) of total weight 1+1+1+2+2+2+2 = 11
-    assert [e["check"] for e in r.details["rubric_found"]] == ["nn_module_subclass",
-                                                               "init_method"]
+    assert [e["check"] for e in r.details["rubric_found"]] == ["nn_module_subclass", "init_method"]
     assert r.score == pytest.approx(2 / 11)
     reasons = {e["check"]: e["reason"] for e in r.details["rubric_missing"]}
     assert "body is still empty" in reasons["forward_signature"]
@@ -479,7 +515,7 @@ def test_code_with_a_syntax_error_scores_zero_and_names_the_line(coding_item):
 def test_code_is_never_executed(coding_item, tmp_path):
     marker = tmp_path / "written.txt"
     marker2 = tmp_path / "via_os.txt"
-    code = textwrap.dedent(f'''
+    code = textwrap.dedent(f"""
         import os
         open({str(marker)!r}, "w").write("module level ran")
         os.system("touch {marker2}")
@@ -490,7 +526,7 @@ def test_code_is_never_executed(coding_item, tmp_path):
 
             def forward(self, input_ids, return_analysis=False):
                 return open({str(marker)!r}, "w")
-    ''')
+    """)
     r = grade_item(coding_item, code)
     assert r.details["parsed"] is True and r.details["executed"] is False
     assert not marker.exists()
@@ -508,10 +544,12 @@ def test_forward_with_wrong_default_is_reported(coding_item):
 
 
 def test_sequential_stream_without_records_misses_tracking(coding_item):
-    code = GOOD_CODE.replace("residual_streams = [x]", "").replace(
-        "residual_streams.append(x)", "").replace(
-        '"residual_streams": residual_streams, ', "").replace(
-        'self.cache["residual_streams"][0]', 'self.cache["heads"][0]')
+    code = (
+        GOOD_CODE.replace("residual_streams = [x]", "")
+        .replace("residual_streams.append(x)", "")
+        .replace('"residual_streams": residual_streams, ', "")
+        .replace('self.cache["residual_streams"][0]', 'self.cache["heads"][0]')
+    )
     r = grade_item(coding_item, code)
     reasons = {e["check"]: e["reason"] for e in r.details["rubric_missing"]}
     assert set(reasons) == {"residual_stream_tracking"}
@@ -525,14 +563,18 @@ def test_code_not_answered(coding_item):
 
 # --- totals ----------------------------------------------------------------------------------
 
+
 def test_totals_categories_and_mastery_by_hand(small):
-    result = grade(small, {
-        "mc_impl": "B",            # 1.0 × 2 points = 2
-        "ms_concept": ["P"],       # 1/2 − 0 = 0.5 × 3 points = 1.5
-        # essay_concept unanswered: 0 of 1
-        "mc_prod": "X",            # 0 of 1
-        "ms_exact": ["U", "V"],    # 1.0 × 1 = 1
-    })
+    result = grade(
+        small,
+        {
+            "mc_impl": "B",  # 1.0 × 2 points = 2
+            "ms_concept": ["P"],  # 1/2 − 0 = 0.5 × 3 points = 1.5
+            # essay_concept unanswered: 0 of 1
+            "mc_prod": "X",  # 0 of 1
+            "ms_exact": ["U", "V"],  # 1.0 × 1 = 1
+        },
+    )
     assert result.total_points == 8
     assert result.earned_points == pytest.approx(4.5)
     assert result.score == pytest.approx(4.5 / 8)
@@ -551,10 +593,16 @@ def test_totals_categories_and_mastery_by_hand(small):
 
 
 def test_all_correct_passes_with_no_improvement_areas(small):
-    result = grade(small, {
-        "mc_impl": "B", "ms_concept": ["P", "Q"], "mc_prod": "Y", "ms_exact": ["U", "V"],
-        "essay_concept": "The attention pattern picks positions and each value vector is moved.",
-    })
+    result = grade(
+        small,
+        {
+            "mc_impl": "B",
+            "ms_concept": ["P", "Q"],
+            "mc_prod": "Y",
+            "ms_exact": ["U", "V"],
+            "essay_concept": "The attention pattern picks positions and each value vector is moved.",
+        },
+    )
     assert result.score == pytest.approx(1.0)
     assert result.passed is True
     assert result.improvement_areas == []
@@ -570,7 +618,8 @@ def test_empty_responses_score_zero(small):
 def test_pass_mark_is_inclusive(tmp_path):
     # 17 of 20 points = 0.85 exactly (computed in floating point from the parts)
     bank = tmp_path / "b.yaml"
-    bank.write_text(textwrap.dedent("""
+    bank.write_text(
+        textwrap.dedent("""
         id: inclusive
         title: "Pass mark"
         kind: checkpoint
@@ -580,7 +629,9 @@ def test_pass_mark_is_inclusive(tmp_path):
              prompt: "p", options: ["x", "y"], correct: "x", explanation: "e"}
           - {id: b, type: multiple_choice, objective: LO1, category: conceptual, points: 3,
              prompt: "p", options: ["x", "y"], correct: "x", explanation: "e"}
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     result = grade(load_bank(bank), {"a": "x", "b": "y"})
     assert result.score == pytest.approx(0.85) and result.passed is True
     assert result.verdict == "Checkpoint passed"
@@ -588,7 +639,8 @@ def test_pass_mark_is_inclusive(tmp_path):
 
 def test_category_without_items_is_none(tmp_path):
     bank = tmp_path / "b.yaml"
-    bank.write_text(textwrap.dedent("""
+    bank.write_text(
+        textwrap.dedent("""
         id: only_conceptual
         title: "Only conceptual"
         kind: checkpoint
@@ -596,7 +648,9 @@ def test_category_without_items_is_none(tmp_path):
         items:
           - {id: a, type: multiple_choice, objective: LO2, category: conceptual,
              prompt: "p", options: ["x", "y"], correct: "x", explanation: "e"}
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     result = grade(load_bank(bank), {"a": "x"})
     assert result.conceptual_score == 1.0
     assert result.implementation_score is None and result.production_readiness is None
@@ -618,17 +672,21 @@ def test_result_is_json_and_subscriptable(small):
 
 # --- refusals --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("responses, fragment", [
-    ({"no_such_item": "B"}, "Unknown question id 'no_such_item'"),
-    ({"mc_impl": ["B"]}, "must be one option's text"),
-    ({"mc_impl": 2}, "must be one option's text"),
-    ({"mc_impl": "D"}, "'D' is not one of its options"),
-    ({"ms_concept": "P"}, "must be a list of option texts"),
-    ({"ms_concept": ["P", 3]}, "must list option texts"),
-    ({"ms_concept": ["P", "Z"]}, "'Z' is not one of its options"),
-    ({"essay_concept": 42}, "must be text"),
-    ({"essay_concept": ["a", "list"]}, "must be text"),
-])
+
+@pytest.mark.parametrize(
+    "responses, fragment",
+    [
+        ({"no_such_item": "B"}, "Unknown question id 'no_such_item'"),
+        ({"mc_impl": ["B"]}, "must be one option's text"),
+        ({"mc_impl": 2}, "must be one option's text"),
+        ({"mc_impl": "D"}, "'D' is not one of its options"),
+        ({"ms_concept": "P"}, "must be a list of option texts"),
+        ({"ms_concept": ["P", 3]}, "must list option texts"),
+        ({"ms_concept": ["P", "Z"]}, "'Z' is not one of its options"),
+        ({"essay_concept": 42}, "must be text"),
+        ({"essay_concept": ["a", "list"]}, "must be text"),
+    ],
+)
 def test_wrong_answers_are_refused(small, responses, fragment):
     with pytest.raises(ValidationError, match=fragment):
         grade(small, responses)
@@ -651,6 +709,7 @@ def test_grade_needs_a_bank():
 
 # --- what the page may show before and after ---------------------------------------------------
 
+
 def _keys(obj):
     if isinstance(obj, dict):
         for k, v in obj.items():
@@ -665,13 +724,24 @@ def test_public_view_hides_the_answer_key(summative, small):
     for bank in (summative, small):
         view = public_view(bank)
         keys = set(_keys(view))
-        assert not keys & {"correct", "feedback", "explanation", "rubric", "keywords",
-                           "rubric_summary", "hint"}
+        assert not keys & {
+            "correct",
+            "feedback",
+            "explanation",
+            "rubric",
+            "keywords",
+            "rubric_summary",
+            "hint",
+        }
         dumped = json.dumps(view, ensure_ascii=False)
         # what the learner is meant to see anyway: prompts, options, templates
-        shown = json.dumps([[i.prompt, getattr(i, "template", ""),
-                             [o.text for o in getattr(i, "options", ())]] for i in bank.items],
-                           ensure_ascii=False)
+        shown = json.dumps(
+            [
+                [i.prompt, getattr(i, "template", ""), [o.text for o in getattr(i, "options", ())]]
+                for i in bank.items
+            ],
+            ensure_ascii=False,
+        )
         for item in bank.items:
             assert len(item.explanation) < 12 or item.explanation not in dumped
             for concept in getattr(item, "rubric", ()):
@@ -691,6 +761,7 @@ def test_public_view_has_what_the_form_needs(summative):
     bank_item = summative.item("complete_transformer_implementation")
     assert coding["template"] == bank_item.template and coding["tests"] == bank_item.tests
     from core.assessment.interface import INTERFACE_DOC, TEMPLATE
+
     assert coding["interface"] == INTERFACE_DOC and bank_item.template == TEMPLATE
     assert "rubric" not in coding and "explanation" not in coding  # no key before grading
 
@@ -747,8 +818,10 @@ def test_shipped_bank_source_is_relative_to_the_repository(summative):
 def test_item_details_are_typed_per_question_type_and_serialise(summative):
     from core.assessment.results import DETAILS_BY_TYPE
 
-    result = grade(summative, {"residual_stream_analysis": ["Linear additive structure"],
-                               "qk_ov_circuits": QK_ANSWER})
+    result = grade(
+        summative,
+        {"residual_stream_analysis": ["Linear additive structure"], "qk_ov_circuits": QK_ANSWER},
+    )
     for item in summative.items:
         assert type(result.items[item.id].details) is DETAILS_BY_TYPE[item.type]
     essay = result.items["qk_ov_circuits"].details

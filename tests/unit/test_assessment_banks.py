@@ -1,6 +1,5 @@
 """The shipped banks in assessments/: they load, match the spec, and can be answered in full."""
 
-
 import pytest
 
 from core.assessment import (
@@ -25,7 +24,7 @@ def banks():
 
 def test_all_shipped_banks_load(banks):
     assert set(banks) == {*CHECKPOINT_IDS, SUMMATIVE_ID}
-    for bank_id, bank in banks.items():
+    for bank_id in banks:
         assert bank_path(bank_id) == BANK_DIR / f"{bank_id}.yaml"
         assert load_bank(bank_path(bank_id)).id == bank_id  # file name = bank id
 
@@ -61,8 +60,12 @@ def test_checkpoints_serve_their_objective_with_mixed_types(banks, bank_id, obje
 def test_summative_is_the_spec_assessment(banks):
     bank = banks[SUMMATIVE_ID]
     assert bank.kind == "summative" and bank.passing_threshold == 0.85
-    assert bank.item_ids == ("complete_transformer_implementation", "residual_stream_analysis",
-                             "production_scaling", "qk_ov_circuits")
+    assert bank.item_ids == (
+        "complete_transformer_implementation",
+        "residual_stream_analysis",
+        "production_scaling",
+        "qk_ov_circuits",
+    )
     code = bank.item("complete_transformer_implementation")
     assert code.type == "coding" and code.time_limit_minutes == 45
     assert code.category == "implementation"
@@ -70,8 +73,10 @@ def test_summative_is_the_spec_assessment(banks):
     for name, params in INTERFACE_FUNCTIONS.items():
         assert f"def {name}({', '.join(params)}):" in code.template
     assert {r.check for r in code.rubric} == {
-        *(f"defines_{name}" for name in INTERFACE_FUNCTIONS), "causal_softmax",
-        "heads_read_same_input"}
+        *(f"defines_{name}" for name in INTERFACE_FUNCTIONS),
+        "causal_softmax",
+        "heads_read_same_input",
+    }
 
     ms = bank.item("residual_stream_analysis")
     assert ms.type == "multiple_select" and ms.scoring == "partial"
@@ -83,14 +88,21 @@ def test_summative_is_the_spec_assessment(banks):
         "Gradient flow improvement",
         "Information preservation capabilities",
     ]
-    assert set(ms.correct) == {"Linear additive structure", "High-dimensional representation",
-                               "Communication channel between layers",
-                               "Information preservation capabilities"}
+    assert set(ms.correct) == {
+        "Linear additive structure",
+        "High-dimensional representation",
+        "Communication channel between layers",
+        "Information preservation capabilities",
+    }
 
     prod = bank.item("production_scaling")
     assert prod.type == "essay" and prod.min_words == 150 and prod.category == "production"
-    assert {c.name for c in prod.rubric} == {"Component mapping", "Transfer of analysis techniques",
-                                             "Scaling considerations", "Limitations"}
+    assert {c.name for c in prod.rubric} == {
+        "Component mapping",
+        "Transfer of analysis techniques",
+        "Scaling considerations",
+        "Limitations",
+    }
     qkov = bank.item("qk_ov_circuits")
     assert qkov.type == "essay" and qkov.min_words == 100
 
@@ -192,15 +204,21 @@ GOOD_CODE = CORRECT
 @pytest.mark.parametrize("run_code", [False, True], ids=["read", "run"])
 def test_good_answers_pass_the_summative(banks, run_code):
     bank = banks[SUMMATIVE_ID]
-    result = grade(bank, run_code=run_code, responses={
-        "complete_transformer_implementation": GOOD_CODE,
-        "residual_stream_analysis": ["Linear additive structure",
-                                     "High-dimensional representation",
-                                     "Communication channel between layers",
-                                     "Information preservation capabilities"],
-        "production_scaling": MODEL_ANSWERS["production_scaling"],
-        "qk_ov_circuits": MODEL_ANSWERS["qk_ov_circuits"],
-    })
+    result = grade(
+        bank,
+        run_code=run_code,
+        responses={
+            "complete_transformer_implementation": GOOD_CODE,
+            "residual_stream_analysis": [
+                "Linear additive structure",
+                "High-dimensional representation",
+                "Communication channel between layers",
+                "Information preservation capabilities",
+            ],
+            "production_scaling": MODEL_ANSWERS["production_scaling"],
+            "qk_ov_circuits": MODEL_ANSWERS["qk_ov_circuits"],
+        },
+    )
     assert result.score == pytest.approx(1.0) and result.passed
     assert result.items["complete_transformer_implementation"].details["executed"] is run_code
     assert result.implementation_score == pytest.approx(1.0)
@@ -213,13 +231,18 @@ def test_poor_answers_fail_the_summative_with_focus_areas(banks):
     bank = banks[SUMMATIVE_ID]
     # the template with a comment added: an answer, but no function is implemented
     code = bank.item("complete_transformer_implementation").template + "\n# TODO\n"
-    result = grade(bank, {
-        "complete_transformer_implementation": code,                          # 0 × 4
-        "residual_stream_analysis": ["Non-linear transformations",
-                                     "Gradient flow improvement"],            # 0 × 2
-        "production_scaling": OFF_TOPIC,                                       # 0 × 3
-        "qk_ov_circuits": "QK is attention and OV is output.",                 # see below
-    })
+    result = grade(
+        bank,
+        {
+            "complete_transformer_implementation": code,  # 0 × 4
+            "residual_stream_analysis": [
+                "Non-linear transformations",
+                "Gradient flow improvement",
+            ],  # 0 × 2
+            "production_scaling": OFF_TOPIC,  # 0 × 3
+            "qk_ov_circuits": "QK is attention and OV is output.",  # see below
+        },
+    )
     # "QK is attention and OV is output." mentions no rubric phrase → 0 × 3
     assert result.answered == 4 and result.score == 0.0
     assert not result.passed
@@ -267,12 +290,14 @@ def test_readme_example_is_a_valid_bank(tmp_path):
     bank = load_bank(path)
     assert bank.item_ids == ("ex_rank_cap", "ex_properties", "ex_essay")
     # and it grades as the README says: all correct plus one of one wrong → 1 − 1/1 = 0
-    r = grade(bank, {"ex_properties": ["Additive", "Shared by all layers",
-                                       "Reset after every layer"]})
+    r = grade(
+        bank, {"ex_properties": ["Additive", "Shared by all layers", "Reset after every layer"]}
+    )
     assert r.items["ex_properties"].score == 0.0
 
 
 # --- facts the banks must state correctly (DESIGN.md: "Facts to get right") -------------------
+
 
 def _statements(bank):
     """(where, text) for every sentence a learner reads: prompts, options, feedback,
@@ -282,14 +307,19 @@ def _statements(bank):
 
     out = [(bank.id, bank.title), (bank.id, bank.intro or "")]
     for item in bank.items:
-        out += [(item.id, item.prompt), (item.id, item.explanation),
-                (item.id, getattr(item, "rubric_summary", None) or "")]
+        out += [
+            (item.id, item.prompt),
+            (item.id, item.explanation),
+            (item.id, getattr(item, "rubric_summary", None) or ""),
+        ]
         for option in getattr(item, "options", ()):
             out += [(item.id, option.text), (item.id, option.feedback or "")]
         for entry in getattr(item, "rubric", ()):
-            out += [(item.id, getattr(entry, "name", "") or ""),
-                    (item.id, getattr(entry, "hint", "") or ""),
-                    (item.id, getattr(entry, "description", "") or "")]
+            out += [
+                (item.id, getattr(entry, "name", "") or ""),
+                (item.id, getattr(entry, "hint", "") or ""),
+                (item.id, getattr(entry, "description", "") or ""),
+            ]
     sentences = []
     for where, text in out:
         for sentence in re.split(r"(?<=[.!?])\s+", " ".join(text.split())):
@@ -313,9 +343,14 @@ def test_no_statement_says_the_seed_bug_breaks_the_decomposition(banks):
 
     for bank in banks.values():
         for where, sentence in _statements(bank):
-            if re.search(r"\b(seed|sequential|chain of heads|before the next head)", sentence, re.I):
-                assert not re.search(r"\bbreaks? (the )?(exact |per-layer )?(path )?"
-                                     r"(decomposition|identity|sum)", sentence), (where, sentence)
+            if re.search(
+                r"\b(seed|sequential|chain of heads|before the next head)", sentence, re.I
+            ):
+                assert not re.search(
+                    r"\bbreaks? (the )?(exact |per-layer )?(path )?"
+                    r"(decomposition|identity|sum)",
+                    sentence,
+                ), (where, sentence)
 
 
 def test_no_statement_says_layernorm_or_mlps_make_the_sum_approximate(banks):
@@ -323,10 +358,14 @@ def test_no_statement_says_layernorm_or_mlps_make_the_sum_approximate(banks):
 
     for bank in banks.values():
         for where, sentence in _statements(bank):
-            if re.search(r"LayerNorm|layer norm|MLP", sentence) and \
-                    not re.search(r"\b(not|never) make", sentence):  # "would not make it …"
-                assert not re.search(r"approximat|no longer exact|not exact|break[s]? (the|that) "
-                                     r"(exact )?(sum|split|decomposition)", sentence), (where, sentence)
+            if re.search(r"LayerNorm|layer norm|MLP", sentence) and not re.search(
+                r"\b(not|never) make", sentence
+            ):  # "would not make it …"
+                assert not re.search(
+                    r"approximat|no longer exact|not exact|break[s]? (the|that) "
+                    r"(exact )?(sum|split|decomposition)",
+                    sentence,
+                ), (where, sentence)
 
 
 def test_layernorm_concept_of_the_transfer_essay_does_not_reward_approximate(banks):
@@ -341,8 +380,9 @@ def test_no_statement_says_nothing_erases_the_stream(banks):
 
     for bank in banks.values():
         for where, sentence in _statements(bank):
-            assert not re.search(r"\bnothing\b[^.]*\b(erases?|removes?|deletes?)\b", sentence,
-                                 re.I), (where, sentence)
+            assert not re.search(
+                r"\bnothing\b[^.]*\b(erases?|removes?|deletes?)\b", sentence, re.I
+            ), (where, sentence)
 
 
 def test_tied_unembedding_is_w_e_itself_not_its_transpose(banks):
@@ -351,8 +391,7 @@ def test_tied_unembedding_is_w_e_itself_not_its_transpose(banks):
     for bank in banks.values():
         for where, sentence in _statements(bank):
             assert not re.search(r"W_U\s*=\s*W_E\s*(ᵀ|\^T|\.T)", sentence), (where, sentence)
-    tied = next(o for o in banks["checkpoint_3"].item("cp3_components").options
-                if "tied" in o.text)
+    tied = next(o for o in banks["checkpoint_3"].item("cp3_components").options if "tied" in o.text)
     assert "W_U = W_E)" in tied.text and "[vocab, d_model]" in tied.feedback
 
 

@@ -33,8 +33,11 @@ def _numpy_weights(name):
 
 
 def test_every_checkpoint_has_a_live_item(items):
-    assert {i.id for i in items.values()} >= {"cp1_live_ov_rank", "cp2_live_direct_path",
-                                               "cp3_live_induction_head"}
+    assert {i.id for i in items.values()} >= {
+        "cp1_live_ov_rank",
+        "cp2_live_direct_path",
+        "cp3_live_induction_head",
+    }
 
 
 def test_ov_rank_key_is_the_rank_of_the_raw_weight_product(items):
@@ -56,8 +59,9 @@ def test_direct_path_key_is_the_argmax_of_the_embedding_row(items):
     order = np.argsort(-row)
     key = answer_key(item)
     assert key.correct == "\u201c" + tok.decode([int(order[0])]) + "\u201d"
-    assert key.options == tuple("\u201c" + tok.decode([int(i)]) + "\u201d"
-                                for i in order[: item.params["k"]])
+    assert key.options == tuple(
+        "\u201c" + tok.decode([int(i)]) + "\u201d" for i in order[: item.params["k"]]
+    )
     assert key.correct == "\u201c States\u201d"  # what the lesson's explanation says
 
 
@@ -71,8 +75,12 @@ def test_induction_key_matches_an_attention_loop_written_here(items):
         out = model.analyze(torch.tensor([ids]))
     pattern = out["analysis"]["layer_analyses"][layer]["attention_weights"][0].numpy()
     # second copy position n + j attends to j + 1 (the token after the first occurrence)
-    scores = np.array([np.mean([pattern[h, n + j, j + 1] for j in range(n - 1)])
-                       for h in range(model.config.n_head)])
+    scores = np.array(
+        [
+            np.mean([pattern[h, n + j, j + 1] for j in range(n - 1)])
+            for h in range(model.config.n_head)
+        ]
+    )
     assert answer_key(item).correct == f"head {layer}.{int(scores.argmax())}"
     assert scores.max() > 0.5
 
@@ -124,26 +132,64 @@ BANK = textwrap.dedent("""\
 """)
 
 
-@pytest.mark.parametrize("type_, model, compute, params, message", [
-    ("model_choice", "attn-only-9l", "top_head", "{score: induction, layer: 1}",
-     "no shipped trained model 'attn-only-9l'"),
-    ("model_choice", "attn-only-2l", "best_head", "{score: induction, layer: 1}",
-     "unknown computation 'best_head'; available: top_head"),
-    ("model_number", "attn-only-2l", "top_head", "{score: induction, layer: 1}",
-     "gives a model_choice item, not model_number"),
-    ("model_choice", "attn-only-2l", "top_head", "{score: induction}",
-     "missing layer"),
-    ("model_choice", "attn-only-2l", "top_head", "{score: induction, layer: 5}",
-     "layer must be 0 to 1 for attn-only-2l"),
-    ("model_choice", "attn-only-2l", "top_head", "{score: induction, layer: 0}",
-     "needs an earlier layer"),
-    ("model_choice", "attn-only-2l", "top_head", "{score: previous_token, layer: 1}",
-     "the key is ambiguous"),
-    ("model_choice", "attn-only-4l", "direct_path_top", "{token: ' Prime', k: 4}",
-     "is 2 tokens for the bundled tokenizer"),
-])
-def test_bad_live_items_refuse_to_load_with_a_reason(tmp_path, type_, model, compute, params,
-                                                     message):
+@pytest.mark.parametrize(
+    "type_, model, compute, params, message",
+    [
+        (
+            "model_choice",
+            "attn-only-9l",
+            "top_head",
+            "{score: induction, layer: 1}",
+            "no shipped trained model 'attn-only-9l'",
+        ),
+        (
+            "model_choice",
+            "attn-only-2l",
+            "best_head",
+            "{score: induction, layer: 1}",
+            "unknown computation 'best_head'; available: top_head",
+        ),
+        (
+            "model_number",
+            "attn-only-2l",
+            "top_head",
+            "{score: induction, layer: 1}",
+            "gives a model_choice item, not model_number",
+        ),
+        ("model_choice", "attn-only-2l", "top_head", "{score: induction}", "missing layer"),
+        (
+            "model_choice",
+            "attn-only-2l",
+            "top_head",
+            "{score: induction, layer: 5}",
+            "layer must be 0 to 1 for attn-only-2l",
+        ),
+        (
+            "model_choice",
+            "attn-only-2l",
+            "top_head",
+            "{score: induction, layer: 0}",
+            "needs an earlier layer",
+        ),
+        (
+            "model_choice",
+            "attn-only-2l",
+            "top_head",
+            "{score: previous_token, layer: 1}",
+            "the key is ambiguous",
+        ),
+        (
+            "model_choice",
+            "attn-only-4l",
+            "direct_path_top",
+            "{token: ' Prime', k: 4}",
+            "is 2 tokens for the bundled tokenizer",
+        ),
+    ],
+)
+def test_bad_live_items_refuse_to_load_with_a_reason(
+    tmp_path, type_, model, compute, params, message
+):
     path = tmp_path / "live_check.yaml"
     path.write_text(BANK.format(type=type_, model=model, compute=compute, params=params))
     with pytest.raises(ValidationError, match=message) as err:

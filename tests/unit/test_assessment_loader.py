@@ -27,19 +27,38 @@ def refusal(path) -> str:
 
 # fixture file → fragments the message must contain (the item id and the field included)
 CASES = {
-    "unknown_key.yaml": ["item 'q_typo'", "field 'promt'", "unknown key", "Allowed keys",
-                         "field 'prompt'", "required"],
+    "unknown_key.yaml": [
+        "item 'q_typo'",
+        "field 'promt'",
+        "unknown key",
+        "Allowed keys",
+        "field 'prompt'",
+        "required",
+    ],
     "duplicate_ids.yaml": ["item 'q_same'", "field 'id'", "items #1 and #2"],
-    "correct_not_option.yaml": ["item 'q_select'", "field 'correct'", "'Delta'",
-                                "not one of the options"],
+    "correct_not_option.yaml": [
+        "item 'q_select'",
+        "field 'correct'",
+        "'Delta'",
+        "not one of the options",
+    ],
     "correct_not_option_mc.yaml": ["item 'q_choice'", "field 'correct'", "'alpha'"],
     "empty_options.yaml": ["item 'q_no_options'", "field 'options'", "at least 2"],
     "nonpositive_points.yaml": ["item 'q_zero_points'", "field 'points'", "greater than 0"],
     "min_words_zero.yaml": ["item 'q_essay'", "field 'min_words'", "at least 1"],
-    "bad_rubric_weight.yaml": ["item 'q_essay_weight'", "field 'weight'", "rubric entry 1",
-                               "greater than 0", "-2"],
-    "rubric_weight_not_number.yaml": ["item 'q_essay_text_weight'", "field 'weight'",
-                                      "must be a number", "'heavy'"],
+    "bad_rubric_weight.yaml": [
+        "item 'q_essay_weight'",
+        "field 'weight'",
+        "rubric entry 1",
+        "greater than 0",
+        "-2",
+    ],
+    "rubric_weight_not_number.yaml": [
+        "item 'q_essay_text_weight'",
+        "field 'weight'",
+        "must be a number",
+        "'heavy'",
+    ],
     "syntax_error.yaml": ["YAML syntax error", "line 9"],
     "empty.yaml": ["empty"],
     "comments_only.yaml": ["no data"],
@@ -48,8 +67,12 @@ CASES = {
     "python_object.yaml": ["line 2", "'!!python/object/apply:os.system'", "not allowed"],
     "duplicate_key.yaml": ["line 11", "'prompt' appears twice"],
     "multiple_documents.yaml": ["more than one YAML document"],
-    "unknown_type.yaml": ["item 'q_true_false'", "field 'type'", "'true_false'",
-                          "multiple_choice, multiple_select, essay, coding"],
+    "unknown_type.yaml": [
+        "item 'q_true_false'",
+        "field 'type'",
+        "'true_false'",
+        "multiple_choice, multiple_select, essay, coding",
+    ],
     "unknown_check.yaml": ["item 'q_code'", "field 'check'", "'uses_gpu'", "available checks"],
     "all_options_correct.yaml": ["item 'q_all_correct'", "field 'correct'", "at least one wrong"],
     "missing_explanation.yaml": ["item 'q_unexplained'", "field 'explanation'", "required"],
@@ -96,16 +119,23 @@ def test_billion_laughs_is_never_built(monkeypatch):
 def test_python_tag_has_no_side_effect(tmp_path):
     marker = tmp_path / "pwned"
     bank = tmp_path / "evil.yaml"
-    bank.write_text(f'id: evil\ntitle: !!python/object/apply:os.system ["touch {marker}"]\n'
-                    f"kind: summative\nitems: []\n", encoding="utf-8")
+    bank.write_text(
+        f'id: evil\ntitle: !!python/object/apply:os.system ["touch {marker}"]\n'
+        f"kind: summative\nitems: []\n",
+        encoding="utf-8",
+    )
     message = refusal(bank)
     assert "not allowed" in message
     assert not marker.exists()
 
 
 def test_other_python_tags_are_refused(tmp_path):
-    for tag in ("!!python/object:collections.OrderedDict {}", "!!python/name:os.system ''",
-                "!custom 1", "!!binary aGVsbG8="):
+    for tag in (
+        "!!python/object:collections.OrderedDict {}",
+        "!!python/name:os.system ''",
+        "!custom 1",
+        "!!binary aGVsbG8=",
+    ):
         bank = tmp_path / "tag.yaml"
         bank.write_text(f"id: tag\ntitle: {tag}\nkind: summative\nitems: []\n", encoding="utf-8")
         assert "is not allowed" in refusal(bank), tag
@@ -192,15 +222,18 @@ def test_checkpoint_needs_an_objective(tmp_path):
 
 def test_threshold_out_of_range(tmp_path):
     path = tmp_path / "t.yaml"
-    path.write_text(VALID.replace("kind: checkpoint", "kind: checkpoint\npassing_threshold: 85"),
-                    encoding="utf-8")
+    path.write_text(
+        VALID.replace("kind: checkpoint", "kind: checkpoint\npassing_threshold: 85"),
+        encoding="utf-8",
+    )
     message = refusal(path)
     assert "field 'passing_threshold'" in message and "at most 1" in message
 
 
 def test_essay_keyword_shared_by_two_concepts(tmp_path):
     path = tmp_path / "e.yaml"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         id: essay_bank
         title: "Essay"
         kind: summative
@@ -215,7 +248,9 @@ def test_essay_keyword_shared_by_two_concepts(tmp_path):
               - {name: "One", keywords: ["attention pattern"]}
               - {name: "Two", keywords: ["attention patterns"]}
             explanation: "Because."
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     message = refusal(path)
     assert "item 'e_shared'" in message and "field 'rubric'" in message
     assert "belongs to both 'One' and 'Two'" in message
@@ -223,7 +258,8 @@ def test_essay_keyword_shared_by_two_concepts(tmp_path):
 
 def test_load_banks_refuses_an_item_id_used_in_two_banks(tmp_path):
     (tmp_path / "a.yaml").write_text(VALID, encoding="utf-8")
-    (tmp_path / "b.yaml").write_text(VALID.replace("id: valid_bank", "id: other_bank"),
-                                     encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(
+        VALID.replace("id: valid_bank", "id: other_bank"), encoding="utf-8"
+    )
     with pytest.raises(ValidationError, match="item 'v_choice', field 'id'.*also used in bank"):
         load_banks(tmp_path)

@@ -5,11 +5,19 @@ import pytest
 from core.assessment.policy import code_execution, host_name
 
 
-@pytest.mark.parametrize("header, expected", [
-    ("localhost:8501", "localhost"), ("127.0.0.1:8501", "127.0.0.1"), ("[::1]:8501", "[::1]"),
-    ("LocalHost", "localhost"), ("lab.example.org", "lab.example.org"),
-    ("my-app.streamlit.app:443", "my-app.streamlit.app"), ("", None), (None, None),
-])
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        ("localhost:8501", "localhost"),
+        ("127.0.0.1:8501", "127.0.0.1"),
+        ("[::1]:8501", "[::1]"),
+        ("LocalHost", "localhost"),
+        ("lab.example.org", "lab.example.org"),
+        ("my-app.streamlit.app:443", "my-app.streamlit.app"),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_host_name_drops_the_port(header, expected):
     assert host_name(header) == expected
 
@@ -20,8 +28,9 @@ def test_on_by_default_on_the_learners_own_machine(header):
     assert policy.enabled and "localhost" in policy.reason and policy.problem is None
 
 
-@pytest.mark.parametrize("header", ["my-app.streamlit.app", "10.0.0.5:8501", None,
-                                    "localhost.evil.example"])
+@pytest.mark.parametrize(
+    "header", ["my-app.streamlit.app", "10.0.0.5:8501", None, "localhost.evil.example"]
+)
 def test_off_by_default_anywhere_else(header):
     policy = code_execution(header)
     assert not policy.enabled and "hosted copy" in policy.reason

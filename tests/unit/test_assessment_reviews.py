@@ -16,8 +16,13 @@ def small(tmp_path):
     return load_bank(path)
 
 
-ANSWERS = {"mc_impl": "B", "ms_concept": ["P"], "essay_concept": "Short.",
-           "mc_prod": "X", "ms_exact": ["U", "V"]}
+ANSWERS = {
+    "mc_impl": "B",
+    "ms_concept": ["P"],
+    "essay_concept": "Short.",
+    "mc_prod": "X",
+    "ms_exact": ["U", "V"],
+}
 
 
 def test_a_result_survives_a_trip_through_json(small):
@@ -53,31 +58,38 @@ def test_a_reviewed_essay_score_changes_every_total(small):
 
 
 def test_a_review_can_fail_or_pass_the_attempt(small):
-    everything = {"mc_impl": "B", "ms_concept": ["P", "Q"], "mc_prod": "Y",
-                  "ms_exact": ["U", "V"], "essay_concept": "Short."}
+    everything = {
+        "mc_impl": "B",
+        "ms_concept": ["P", "Q"],
+        "mc_prod": "Y",
+        "ms_exact": ["U", "V"],
+        "essay_concept": "Short.",
+    }
     result = grade(small, everything)
     essay = result.items["essay_concept"].score
     assert result.score == pytest.approx((7 + essay) / 8)
     to_zero = with_reviews(small, result, {"essay_concept": (0.0, "")})
     assert to_zero.score == pytest.approx(7 / 8)
-    assert to_zero.passed == (7 / 8 >= small.passing_threshold)
+    assert to_zero.passed == (small.passing_threshold <= 7 / 8)
     full = with_reviews(small, result, {"essay_concept": (1.0, "")})
     assert full.score == 1.0 and full.passed
 
 
 def test_the_report_shows_the_reviewed_score(small):
-    reviewed = with_reviews(small, grade(small, ANSWERS),
-                            {"essay_concept": (0.75, "Good *point*")})
+    reviewed = with_reviews(small, grade(small, ANSWERS), {"essay_concept": (0.75, "Good *point*")})
     text = report_markdown(small, reviewed)
     assert "Reviewed by your instructor" in text
     assert r"Good \*point\*" in text  # the note is escaped like every other text
 
 
-@pytest.mark.parametrize("reviews, message", [
-    ({"nope": (1.0, "")}, "Unknown question id"),
-    ({"essay_concept": (1.5, "")}, "fraction from 0 to 1"),
-    ({"essay_concept": (float("nan"), "")}, "fraction from 0 to 1"),
-])
+@pytest.mark.parametrize(
+    "reviews, message",
+    [
+        ({"nope": (1.0, "")}, "Unknown question id"),
+        ({"essay_concept": (1.5, "")}, "fraction from 0 to 1"),
+        ({"essay_concept": (float("nan"), "")}, "fraction from 0 to 1"),
+    ],
+)
 def test_bad_reviews_are_refused(small, reviews, message):
     with pytest.raises(ValidationError, match=message):
         with_reviews(small, grade(small, ANSWERS), reviews)

@@ -13,25 +13,33 @@ from core.assessment.text import (
 )
 
 
-@pytest.mark.parametrize("group", [
-    ["head", "heads", "Heads"],
-    ["compose", "composes", "composed", "composing", "composition", "compositional"],
-    ["map", "maps", "mapped", "mapping"],
-    ["query", "queries"],
-    ["embedding", "embeddings"],
-    ["attend", "attends", "attended", "attending"],
-    ["transform", "transforms", "transformed", "transformation"],
-    ["linear", "linearly", "linearity"],
-    ["value", "values"],
-])
+@pytest.mark.parametrize(
+    "group",
+    [
+        ["head", "heads", "Heads"],
+        ["compose", "composes", "composed", "composing", "composition", "compositional"],
+        ["map", "maps", "mapped", "mapping"],
+        ["query", "queries"],
+        ["embedding", "embeddings"],
+        ["attend", "attends", "attended", "attending"],
+        ["transform", "transforms", "transformed", "transformation"],
+        ["linear", "linearly", "linearity"],
+        ["value", "values"],
+    ],
+)
 def test_inflections_share_a_stem(group):
     assert len({stem(w) for w in group}) == 1, {w: stem(w) for w in group}
 
 
-@pytest.mark.parametrize("a, b", [
-    ("attention", "attend"), ("transformer", "transform"), ("layer", "lay"),
-    ("analysis", "analyses"),
-])
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("attention", "attend"),
+        ("transformer", "transform"),
+        ("layer", "lay"),
+        ("analysis", "analyses"),
+    ],
+)
 def test_different_words_keep_different_stems(a, b):
     assert stem(a) != stem(b)
 

@@ -68,7 +68,7 @@ def test_other_paths_and_unparsable_frames_pass_unchanged():
 
 
 def test_the_blocked_kinds_are_exactly_the_three_named():
-    assert BLOCKED == {"clear_cache", "load_git_info", "set_run_on_save"}
+    assert {"clear_cache", "load_git_info", "set_run_on_save"} == BLOCKED
     assert blocked_kind(_frame(set_run_on_save=True)) == "set_run_on_save"
     assert blocked_kind(_frame(stop_script=True)) is None
     assert blocked_kind(b"") is None

@@ -43,7 +43,9 @@ def outputs(bundle):
 def test_bundle_is_small_enough_to_commit():
     files = [p for p in BUNDLED.iterdir() if p.is_file()]
     assert any(p.name == "model.safetensors" for p in files)
-    assert not any(p.suffix in {".bin", ".pt", ".pth"} for p in files), "weights only as safetensors"
+    assert not any(p.suffix in {".bin", ".pt", ".pth"} for p in files), (
+        "weights only as safetensors"
+    )
     assert sum(p.stat().st_size for p in files) <= MAX_BYTES
 
 
@@ -52,7 +54,9 @@ def test_model_card_and_metrics_ship_with_the_weights():
     for needle in ("WikiText-2", "CC BY-SA 3.0", "train_tiny_gpt2.py", "perplexity"):
         assert needle in card
     metrics = json.loads((BUNDLED / "metrics.json").read_text(encoding="utf-8"))
-    assert math.isclose(metrics["held_out_perplexity"], math.exp(metrics["held_out_loss"]), rel_tol=1e-3)
+    assert math.isclose(
+        metrics["held_out_perplexity"], math.exp(metrics["held_out_loss"]), rel_tol=1e-3
+    )
 
 
 def test_config_is_a_gpt2_with_the_mlp_width_left_implicit(bundle):
@@ -78,8 +82,11 @@ def test_end_of_text_is_bos_and_eos(bundle):
 
 def test_tokenizer_round_trips_ordinary_text(bundle):
     _, tokenizer = bundle
-    for text in (SENTENCE, "In 1995, the band released their first album (on vinyl) - 12 songs.",
-                 "Ünïcødé → bytes, ☕ and 東京 survive byte-level BPE."):
+    for text in (
+        SENTENCE,
+        "In 1995, the band released their first album (on vinyl) - 12 songs.",
+        "Ünïcødé → bytes, ☕ and 東京 survive byte-level BPE.",
+    ):
         ids = tokenizer.encode(text, add_special_tokens=False)
         assert tokenizer.decode(ids) == text
 
@@ -125,8 +132,10 @@ def test_hidden_states_are_embeddings_plus_one_per_layer(bundle, outputs):
 def test_model_is_trained_not_random(bundle):
     """An untrained model scores about ln(vocab) nats per token; this one must do far better on English."""
     model, tokenizer = bundle
-    text = ("The city is the capital of the country and the largest city in the region. "
-            "It was founded in the 19th century and has a population of about one million people.")
+    text = (
+        "The city is the capital of the country and the largest city in the region. "
+        "It was founded in the 19th century and has a population of about one million people."
+    )
     ids = tokenizer(text, return_tensors="pt")["input_ids"]
     with torch.no_grad():
         logits = model(input_ids=ids).logits[0, :-1]

@@ -51,9 +51,12 @@ def _title(spec: dict) -> tuple[str, list[str]]:
 
 
 def _marker_texts(spec: dict) -> list[str]:
-    return [layer["encoding"]["text"]["value"] for layer in _layers(spec)
-            if layer.get("mark", {}).get("type") == "text"
-            and "value" in layer.get("encoding", {}).get("text", {})]
+    return [
+        layer["encoding"]["text"]["value"]
+        for layer in _layers(spec)
+        if layer.get("mark", {}).get("type") == "text"
+        and "value" in layer.get("encoding", {}).get("text", {})
+    ]
 
 
 def _uniform_causal(n: int) -> np.ndarray:
@@ -74,26 +77,36 @@ def _all_builders():
         "entropy": lambda: charts.entropy_heatmap(rng.random((2, 3)), 5),
         "previous": lambda: charts.previous_token_heatmap(rng.random((2, 3)), seq_len=5),
         "previous_no_len": lambda: charts.previous_token_heatmap(rng.random((2, 3))),
-        "singular": lambda: charts.singular_value_chart(np.array([3.0, 2.0, 1e-9, 1e-9]), 2,
-                                                        "QK", 0, 0),
+        "singular": lambda: charts.singular_value_chart(
+            np.array([3.0, 2.0, 1e-9, 1e-9]), 2, "QK", 0, 0
+        ),
         "token_matrix": lambda: charts.token_matrix_heatmap(
-            rng.normal(size=(3, 3)), [4, 5, 6], title="QK tokens",
+            rng.normal(size=(3, 3)),
+            [4, 5, 6],
+            title="QK tokens",
             description="Heatmap of the QK scores between the three distinct input tokens.",
-            row_title="Query token", col_title="Key token", value="score"),
+            row_title="Query token",
+            col_title="Key token",
+            value="score",
+        ),
         "decomposition": lambda: charts.decomposition_chart(
-            rng.random(4), rng.random((2, 4)), rng.random(4), 0.5, np.array([0.1, 0.2]), 1e-7),
-        "head_contribution": lambda: charts.head_contribution_heatmap(rng.random((2, 3, 4)),
-                                                                      rng.random((2, 3))),
+            rng.random(4), rng.random((2, 4)), rng.random(4), 0.5, np.array([0.1, 0.2]), 1e-7
+        ),
+        "head_contribution": lambda: charts.head_contribution_heatmap(
+            rng.random((2, 3, 4)), rng.random((2, 3))
+        ),
         "similarity": lambda: charts.similarity_chart([0.9, 0.8]),
         "effective_rank": lambda: charts.effective_rank_chart([3, 4, 4], 5, 16),
         "spectrum": lambda: charts.spectrum_chart(np.array([3.0, 1.0, 0.5]), "x1"),
         "information": lambda: charts.information_types_chart([1.0, 0.9], [1.0, 0.4]),
         "qk_terms": lambda: charts.qk_terms_chart(terms, terms, 0, 1),
         "logit_attribution": lambda: charts.logit_attribution_chart(
-            ["embeddings", "attn 0"], [1.0, -0.25], " the", 0.75, 0.0),
+            ["embeddings", "attn 0"], [1.0, -0.25], " the", 0.75, 0.0
+        ),
         "mastery": lambda: charts.mastery_chart({"LO1": 0.9, "LO2": 0.5}, 0.85),
         "top_predictions": lambda: charts.top_predictions_chart(
-            [{"token": " a", "id": 1, "probability": 0.6}], "context"),
+            [{"token": " a", "id": 1, "probability": 0.6}], "context"
+        ),
     }
 
 
@@ -167,8 +180,7 @@ def test_near_uniform_entropies_are_marked_not_stretched_into_contrast():
 
 def test_entropy_text_colour_threshold_is_computed_from_ln_n_not_the_data():
     spec = charts.entropy_heatmap(np.full((2, 2), 1.3), 8)[0].to_dict()
-    assert _text_colour_threshold(spec, "entropy_nats") == ("<",
-                                                            pytest.approx(0.45 * math.log(8)))
+    assert _text_colour_threshold(spec, "entropy_nats") == ("<", pytest.approx(0.45 * math.log(8)))
 
 
 def test_a_sharp_head_is_not_marked_uniform():
@@ -210,8 +222,9 @@ def test_head_contribution_domain_starts_at_zero():
 
 def test_token_matrix_scale_is_symmetric_around_zero():
     matrix = np.array([[0.5, -2.0], [1.0, 0.0]])
-    spec = charts.token_matrix_heatmap(matrix, [1, 2], title="t", description="d",
-                                       row_title="r", col_title="c", value="v")[0].to_dict()
+    spec = charts.token_matrix_heatmap(
+        matrix, [1, 2], title="t", description="d", row_title="r", col_title="c", value="v"
+    )[0].to_dict()
     scale = _colour_scale(spec)
     assert scale["domain"] == [-2.0, 2.0] and scale["domainMid"] == 0.0
 
@@ -230,14 +243,19 @@ def test_singular_value_chart_draws_the_rank_cap_rule_with_its_label():
 
 # -- information types -------------------------------------------------------------------------
 def test_information_types_draws_reference_lines_at_one_and_zero():
-    chart, table = charts.information_types_chart([1.0, 0.8, 0.5], [1.0, 1.1, 0.2],
-                                                  r_squared=[1.0, 0.9, 0.7])
+    chart, table = charts.information_types_chart(
+        [1.0, 0.8, 0.5], [1.0, 1.1, 0.2], r_squared=[1.0, 0.9, 0.7]
+    )
     spec = chart.to_dict()
     rule = next(layer for layer in _layers(spec) if layer["mark"]["type"] == "rule")
     refs = spec["datasets"][rule["data"]["name"]]
     assert {r["y"]: r["label"] for r in refs} == {1.0: "fully present (x0)", 0.0: "absent (0)"}
-    assert list(table.columns) == ["stream", "token_coefficient", "position_coefficient",
-                                   "r_squared"]
+    assert list(table.columns) == [
+        "stream",
+        "token_coefficient",
+        "position_coefficient",
+        "r_squared",
+    ]
     assert table["stream"].tolist() == ["x0", "x1", "x2"]
     assert table["position_coefficient"].tolist() == [1.0, 1.1, 0.2]
 
@@ -258,13 +276,25 @@ def test_information_types_rejects_mismatched_lengths():
 
 # -- QK terms ----------------------------------------------------------------------------------
 def test_qk_terms_chart_orders_terms_and_names_the_dominant_one():
-    shares = {"position·position": 0.55, "token·token": 0.25, "token·position": 0.1,
-              "position·token": 0.1}
-    magnitudes = {"position·position": 2.2, "token·token": 1.0, "token·position": 0.4,
-                  "position·token": 0.4}
+    shares = {
+        "position·position": 0.55,
+        "token·token": 0.25,
+        "token·position": 0.1,
+        "position·token": 0.1,
+    }
+    magnitudes = {
+        "position·position": 2.2,
+        "token·token": 1.0,
+        "token·position": 0.4,
+        "position·token": 0.4,
+    }
     chart, table = charts.qk_terms_chart(shares, magnitudes, 1, 3)
-    assert table["term"].tolist() == ["token·token", "token·position", "position·token",
-                                      "position·position"]
+    assert table["term"].tolist() == [
+        "token·token",
+        "token·position",
+        "position·token",
+        "position·position",
+    ]
     assert table["share"].sum() == pytest.approx(1.0)
     row = table.set_index("term").loc["token·position"]
     assert (row["query_part"], row["key_part"]) == ("token", "position")
@@ -279,8 +309,7 @@ def test_qk_terms_chart_orders_terms_and_names_the_dominant_one():
 def test_logit_attribution_table_sums_and_directions():
     components = ["embeddings", "attention 0", "MLP 0", "attention 1"]
     contributions = [2.0, -0.5, 1.25, 0.0]
-    chart, table = charts.logit_attribution_chart(components, contributions, " Paris", 2.75,
-                                                  3e-7)
+    chart, table = charts.logit_attribution_chart(components, contributions, " Paris", 2.75, 3e-7)
     assert table["component"].tolist() == components  # model order kept
     assert table["contribution"].sum() == pytest.approx(2.0 - 0.5 + 1.25)
     assert table["direction"].tolist() == ["raises", "lowers", "raises", "no effect"]
@@ -288,8 +317,11 @@ def test_logit_attribution_table_sums_and_directions():
     assert "sum to 2.7500" in spec["description"]
     assert "the logit is 2.7500" in spec["description"]
     assert "error 3.0e-07" in spec["description"]
-    formats = {layer["encoding"]["text"].get("format") for layer in _layers(spec)
-               if layer["mark"]["type"] == "text"}
+    formats = {
+        layer["encoding"]["text"].get("format")
+        for layer in _layers(spec)
+        if layer["mark"]["type"] == "text"
+    }
     assert formats == {"+.3f"}  # the sign is printed on every bar
     rule = next(layer for layer in _layers(spec) if layer["mark"]["type"] == "rule")
     assert spec["datasets"][rule["data"]["name"]] == [{"x": 0.0}]

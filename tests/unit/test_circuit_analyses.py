@@ -36,8 +36,9 @@ from core.trace import trace_interpretable, uniform_previous_token
 from core.validators import ValidationError
 from tests.unit.reference import sinusoid
 
-SMALL = TransformerConfig(vocab_size=50, n_positions=32, n_embd=16, n_layer=2, n_head=2,
-                          init_std=0.3)
+SMALL = TransformerConfig(
+    vocab_size=50, n_positions=32, n_embd=16, n_layer=2, n_head=2, init_std=0.3
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +79,9 @@ def test_previous_token_score_is_the_mean_of_the_first_subdiagonal():
 
 def test_the_trace_function_delegates_to_the_same_score(small):
     trace = trace_interpretable(small, [1, 2, 3, 4, 5])
-    assert np.array_equal(trace_previous_token_scores(trace),
-                          previous_token_scores(trace.attention))
+    assert np.array_equal(
+        trace_previous_token_scores(trace), previous_token_scores(trace.attention)
+    )
 
 
 def naive_targets(ids):
@@ -182,8 +184,8 @@ def test_bigram_script_counts_like_a_counter():
         succ = sorted((c, b) for (x, b), c in pairs.items() if x == a)
         want = sorted(succ, key=lambda p: (-p[0], p[1]))[:4]  # most frequent, then smaller id
         got = [(int(c), int(b)) for b, c in zip(tables["succ_ids"][a], tables["succ_counts"][a])]
-        assert got[:len(want)] == [(c, b) for c, b in want]
-        assert all(b == -1 and c == 0 for c, b in got[len(want):])
+        assert got[: len(want)] == [(c, b) for c, b in want]
+        assert all(b == -1 and c == 0 for c, b in got[len(want) :])
 
 
 def test_the_shipped_bigram_file_is_small_and_consistent():
@@ -211,8 +213,12 @@ def test_bigram_agreement_on_a_handmade_table(small):
     for t in range(vocab):
         best = argmax[t] if t % 2 == 0 else (argmax[t] + 1) % vocab
         succ_ids[t, 0], succ_counts[t, 0] = best, 100
-    corpus = CorpusBigrams(prev_count=np.full(vocab, 100), succ_ids=succ_ids,
-                           succ_counts=succ_counts, n_bigrams=100 * vocab)
+    corpus = CorpusBigrams(
+        prev_count=np.full(vocab, 100),
+        succ_ids=succ_ids,
+        succ_counts=succ_counts,
+        n_bigrams=100 * vocab,
+    )
     out = bigram_agreement(small, corpus, min_count=50)
     assert out["n_tokens"] == vocab and out["top1"] == pytest.approx(0.5)
     values, counts = np.unique(succ_ids[:, 0], return_counts=True)
@@ -278,7 +284,8 @@ def test_self_top1_matches_the_explicit_matrix(small):
             assert out["self_top1"][l, h] == np.mean(m.argmax(axis=0) == np.arange(50))
             lam = np.linalg.eigvals(m)
             assert out["eigen_score"][l, h] == pytest.approx(
-                lam.real.sum() / np.abs(lam).sum(), abs=1e-9)
+                lam.real.sum() / np.abs(lam).sum(), abs=1e-9
+            )
 
 
 def test_random_heads_do_not_copy():
@@ -316,10 +323,10 @@ def test_positional_scores_against_an_explicit_loop(small):
     for i in range(n):
         raw = [float(q[i] @ k[j]) / math.sqrt(SMALL.d_head) for j in range(i + 1)]
         assert np.allclose(out["scores"][i, : i + 1], raw, atol=1e-6)
-        assert np.isnan(out["scores"][i, i + 1:]).all()
+        assert np.isnan(out["scores"][i, i + 1 :]).all()
         p = np.exp(np.array(raw) - max(raw))
         assert np.allclose(out["pattern"][i, : i + 1], p / p.sum(), atol=1e-6)
-        assert np.all(out["pattern"][i, i + 1:] == 0)
+        assert np.all(out["pattern"][i, i + 1 :] == 0)
     with pytest.raises(ValidationError):
         positional_pattern(small, 0, 1, 33)
 
@@ -350,7 +357,7 @@ def test_composition_scores_match_the_formulas(small):
             b1 = small.layers[1]
             qk_b = w64(b1.W_Q[b]).T @ w64(b1.W_K[b])
             ov_b = w64(b1.W_O[b]) @ w64(b1.W_V[b])
-            fro = lambda m: math.sqrt((m ** 2).sum())  # noqa: E731
+            fro = lambda m: math.sqrt((m**2).sum())  # noqa: E731
             assert out["q"][a, 0, b] == pytest.approx(fro(qk_b.T @ ov_a) / fro(qk_b) / fro(ov_a))
             assert out["k"][a, 0, b] == pytest.approx(fro(qk_b @ ov_a) / fro(qk_b) / fro(ov_a))
             assert out["v"][a, 0, b] == pytest.approx(fro(ov_b @ ov_a) / fro(ov_b) / fro(ov_a))
@@ -405,8 +412,11 @@ def test_random_baseline_is_reproducible_and_plausible():
     for _ in range(50):
         w = [torch.randn(32, 128, generator=g, dtype=torch.float64) for _ in range(4)]
         qk_b, ov_a = w[0].T @ w[1], w[3].T @ w[2]
-        vals.append(float(torch.linalg.norm(qk_b @ ov_a) / torch.linalg.norm(qk_b)
-                          / torch.linalg.norm(ov_a)))
+        vals.append(
+            float(
+                torch.linalg.norm(qk_b @ ov_a) / torch.linalg.norm(qk_b) / torch.linalg.norm(ov_a)
+            )
+        )
     assert first["k"] == pytest.approx(np.mean(vals), abs=0.01)
     for key in ("q", "k", "v"):
         assert 0.02 < first[key] < 0.3
@@ -430,8 +440,9 @@ def test_no_analysis_mutates_the_model(small):
     ov_top(small, 0, 1, 4)
     positional_pattern(small, 1, 0, 8)
     composition_scores(small, 0)
-    bigram_agreement(small, CorpusBigrams(np.full(50, 60), np.zeros((50, 5), int),
-                                          np.ones((50, 5), int), 3000))
+    bigram_agreement(
+        small, CorpusBigrams(np.full(50, 60), np.zeros((50, 5), int), np.ones((50, 5), int), 3000)
+    )
     after = small.state_dict()
     assert before.keys() == after.keys()
     assert all(torch.equal(before[k], after[k]) for k in before)

@@ -18,8 +18,9 @@ from core.trace import trace_interpretable
 from core.validators import ValidationError
 from tests.unit.reference import reference_forward, sinusoid
 
-SMALL = TransformerConfig(vocab_size=50, n_positions=32, n_embd=16, n_layer=2, n_head=2,
-                          init_std=0.3)
+SMALL = TransformerConfig(
+    vocab_size=50, n_positions=32, n_embd=16, n_layer=2, n_head=2, init_std=0.3
+)
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +73,13 @@ def test_each_head_term_is_the_reference_heads_output_along_w_u(small):
     values = dict(zip(out["names"], out["values"]))
     for l in range(2):
         for h in range(2):
-            assert values[f"L{l}H{h}"] == pytest.approx(float(ref["heads"][l][0, h, 4] @ w_u),
-                                                        abs=1e-5)
+            assert values[f"L{l}H{h}"] == pytest.approx(
+                float(ref["heads"][l][0, h, 4] @ w_u), abs=1e-5
+            )
     assert values["position embedding"] == pytest.approx(float(sinusoid(6, 16)[4] @ w_u), abs=1e-5)
     assert values["token embedding"] == pytest.approx(
-        float(small.W_E.detach().double()[26] @ w_u), abs=1e-12)
+        float(small.W_E.detach().double()[26] @ w_u), abs=1e-12
+    )
 
 
 def test_head_attribution_validates(small):
@@ -98,8 +101,11 @@ def own_loss(model, ids):
 @pytest.mark.parametrize("layer,head", [(0, 1), (1, 0)])
 def test_zero_ablation_equals_a_copy_with_that_heads_w_o_zeroed(request, which, layer, head):
     model = request.getfixturevalue(which)
-    ids = (repeated_random(3) if which == "trained"
-           else np.random.default_rng(1).integers(0, 50, size=12).tolist())
+    ids = (
+        repeated_random(3)
+        if which == "trained"
+        else np.random.default_rng(1).integers(0, 50, size=12).tolist()
+    )
     edited = copy.deepcopy(model)
     with torch.no_grad():
         edited.layers[layer].W_O[head].zero_()
@@ -141,8 +147,9 @@ def test_ablation_table_matches_single_ablations(small):
         assert table.shape == (2, 2)
         for l in range(2):
             for h in range(2):
-                assert table[l, h] == pytest.approx(ablate_head(small, ids, l, h, mode)["delta"],
-                                                    abs=1e-12)
+                assert table[l, h] == pytest.approx(
+                    ablate_head(small, ids, l, h, mode)["delta"], abs=1e-12
+                )
 
 
 def test_trained_heads_matter_on_a_repeated_sequence(trained):

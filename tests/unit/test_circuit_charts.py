@@ -35,9 +35,12 @@ def _title(spec: dict) -> tuple[str, list[str]]:
 
 
 def _markers(spec: dict) -> list[str]:
-    return [layer["encoding"]["text"]["value"] for layer in _layers(spec)
-            if layer.get("mark", {}).get("type") == "text"
-            and "value" in layer.get("encoding", {}).get("text", {})]
+    return [
+        layer["encoding"]["text"]["value"]
+        for layer in _layers(spec)
+        if layer.get("mark", {}).get("type") == "text"
+        and "value" in layer.get("encoding", {}).get("text", {})
+    ]
 
 
 def _x_domain(spec: dict) -> list[float]:
@@ -55,27 +58,46 @@ def _builders():
     rng = np.random.default_rng(1)
     return {
         "head_score": lambda: cc.head_score_heatmap(
-            rng.random((2, 4)), value="induction_score", title="Induction score per head",
-            what="all attention on the token after the earlier copy", baseline=0.1),
+            rng.random((2, 4)),
+            value="induction_score",
+            title="Induction score per head",
+            what="all attention on the token after the earlier copy",
+            baseline=0.1,
+        ),
         "head_score_no_baseline": lambda: cc.head_score_heatmap(
-            rng.random((2, 4)), value="previous_token_score", title="Previous-token score",
-            what="all attention on the previous token", baseline=None),
+            rng.random((2, 4)),
+            value="previous_token_score",
+            title="Previous-token score",
+            what="all attention on the previous token",
+            baseline=None,
+        ),
         "ranked": lambda: cc.ranked_tokens_chart(
-            [" the", ",", " of"], [0.5, 0.2, 0.1], ids=[1, 2, 3], title="Direct path",
-            value_title="probability", description_lead="the top tokens:"),
+            [" the", ",", " of"],
+            [0.5, 0.2, 0.1],
+            ids=[1, 2, 3],
+            title="Direct path",
+            value_title="probability",
+            description_lead="the top tokens:",
+        ),
         "ranked_free": lambda: cc.ranked_tokens_chart(
-            [" a", " b"], [3.0, 1.0], title="OV outputs", value_title="logit_effect",
-            description_lead="the top outputs:", domain=None, fmt="+.2f"),
-        "copying": lambda: cc.copying_heatmap(rng.uniform(-1, 1, (2, 4)),
-                                              self_top1=rng.random((2, 4))),
+            [" a", " b"],
+            [3.0, 1.0],
+            title="OV outputs",
+            value_title="logit_effect",
+            description_lead="the top outputs:",
+            domain=None,
+            fmt="+.2f",
+        ),
+        "copying": lambda: cc.copying_heatmap(
+            rng.uniform(-1, 1, (2, 4)), self_top1=rng.random((2, 4))
+        ),
         "positional": lambda: cc.positional_pattern_heatmap(_causal_uniform(32), 0, 1),
         "previous_share": lambda: cc.previous_share_chart([0.9, 0.1, 0.2], 0.12),
-        "composition": lambda: cc.composition_heatmap(rng.random((4, 1, 4)) * 0.3, "k", 0.09,
-                                                      [1]),
+        "composition": lambda: cc.composition_heatmap(rng.random((4, 1, 4)) * 0.3, "k", 0.09, [1]),
         "ablation": lambda: cc.ablation_heatmap(rng.normal(size=(2, 4)), "zero"),
-        "per_position": lambda: cc.per_position_delta_chart([0.5, -0.2, 0.0],
-                                                            ["0 · a", "1 · b", "2 · c"], 1, 2,
-                                                            "mean"),
+        "per_position": lambda: cc.per_position_delta_chart(
+            [0.5, -0.2, 0.0], ["0 · a", "1 · b", "2 · c"], 1, 2, "mean"
+        ),
     }
 
 
@@ -92,8 +114,9 @@ def test_every_builder_returns_a_titled_described_chart_and_a_table(name):
 # -- head scores -------------------------------------------------------------------------------
 @pytest.mark.parametrize("scale", [0.01, 1.0])
 def test_head_score_domain_is_0_to_1_whatever_the_data(scale):
-    chart, _ = cc.head_score_heatmap(np.full((2, 3), 0.5) * scale, value="s", title="T",
-                                     what="x", baseline=0.2)
+    chart, _ = cc.head_score_heatmap(
+        np.full((2, 3), 0.5) * scale, value="s", title="T", what="x", baseline=0.2
+    )
     assert _colour_domain(chart.to_dict()) == [0.0, 1.0]
 
 
@@ -109,8 +132,9 @@ def test_head_scores_near_the_uniform_baseline_are_marked():
 
 
 def test_head_scores_without_baseline_mark_nothing():
-    chart, table = cc.head_score_heatmap(np.full((1, 2), 0.3), value="s", title="T", what="x",
-                                         baseline=None)
+    chart, table = cc.head_score_heatmap(
+        np.full((1, 2), 0.3), value="s", title="T", what="x", baseline=None
+    )
     assert "near_uniform" not in table.columns
     assert not _markers(chart.to_dict())
 
@@ -119,8 +143,11 @@ def test_head_scores_without_baseline_mark_nothing():
 def test_copying_domain_is_minus_1_to_1_diverging_at_0():
     chart, _ = cc.copying_heatmap(np.array([[0.2, 0.3]]))  # data far inside the domain
     spec = chart.to_dict()
-    scale = next(l["encoding"]["color"]["scale"] for l in _layers(spec)
-                 if l.get("encoding", {}).get("color", {}).get("type") == "quantitative")
+    scale = next(
+        l["encoding"]["color"]["scale"]
+        for l in _layers(spec)
+        if l.get("encoding", {}).get("color", {}).get("type") == "quantitative"
+    )
     assert scale["domain"] == [-1.0, 1.0] and scale["domainMid"] == 0.0
 
 
@@ -194,7 +221,8 @@ def test_ablation_domain_is_fixed_and_symmetric_whatever_the_data():
 
 
 def test_ranked_tokens_keep_their_order_and_the_default_axis_is_0_to_1():
-    chart, table = cc.ranked_tokens_chart([" b", " a"], [0.02, 0.01], title="T",
-                                          value_title="share", description_lead="top:")
+    chart, table = cc.ranked_tokens_chart(
+        [" b", " a"], [0.02, 0.01], title="T", value_title="share", description_lead="top:"
+    )
     assert list(table["token"]) == ["␣b", "␣a"]
     assert _x_domain(chart.to_dict()) == [0.0, 1.0]

@@ -22,11 +22,23 @@ from core.classview import (
 from core.store import LearnerStore
 from tests.unit.test_assessment import SMALL_BANK
 
-RIGHT = {"mc_impl": "B", "ms_concept": ["P", "Q"], "mc_prod": "Y", "ms_exact": ["U", "V"],
-         "essay_concept": ("The attention pattern decides where each position looks, and the "
-                           "value vector carries what is copied from there.")}
-WRONG = {"mc_impl": "A", "ms_concept": ["R"], "mc_prod": "X", "ms_exact": ["U"],
-         "essay_concept": ""}
+RIGHT = {
+    "mc_impl": "B",
+    "ms_concept": ["P", "Q"],
+    "mc_prod": "Y",
+    "ms_exact": ["U", "V"],
+    "essay_concept": (
+        "The attention pattern decides where each position looks, and the "
+        "value vector carries what is copied from there."
+    ),
+}
+WRONG = {
+    "mc_impl": "A",
+    "ms_concept": ["R"],
+    "mc_prod": "X",
+    "ms_exact": ["U"],
+    "essay_concept": "",
+}
 
 
 @pytest.fixture
@@ -42,7 +54,8 @@ def filled(tmp_path):
     for who, answers in ((ada, WRONG), (ada, RIGHT), (bob, WRONG)):
         result = grade(bank, answers)
         ids.setdefault(who, []).append(
-            store.record_attempt(who, "small", answers, result.to_dict()))
+            store.record_attempt(who, "small", answers, result.to_dict())
+        )
     return store, bank, ada, bob, ids
 
 
@@ -119,9 +132,17 @@ def test_an_empty_class_gives_empty_tables(tmp_path):
     assert pass_rates(data).iloc[0]["learners attempted"] == 0
 
 
-@pytest.mark.parametrize("name", ["=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd|' /C calc'!A0",
-                                  "@SUM(1+1)*cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
-                                  "\t=1+1", "\r=1+1"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        '=HYPERLINK("http://evil.example","x")',
+        "+cmd|' /C calc'!A0",
+        "@SUM(1+1)*cmd|' /C calc'!A0",
+        "-2+3+cmd|' /C calc'!A0",
+        "\t=1+1",
+        "\r=1+1",
+    ],
+)
 def test_a_name_that_a_spreadsheet_would_run_is_exported_as_text(tmp_path, name):
     """OWASP's rule for CSV injection: a text cell starting with = + - @ tab or carriage return
     gets a leading quote, whatever column it is in."""
@@ -133,6 +154,7 @@ def test_a_name_that_a_spreadsheet_would_run_is_exported_as_text(tmp_path, name)
     learner, _ = store.new_learner()
     with store.engine.begin() as conn:  # stored as given (a name from before names were cleaned)
         import sqlalchemy as sa
+
         conn.execute(sa.text("UPDATE learners SET display_name = :n"), {"n": name})
     store.record_attempt(learner, "small", RIGHT, grade(bank, RIGHT).to_dict())
     rows = list(csv.reader(io.StringIO(export_csv(ClassData.load(store, {"small": bank})))))
@@ -144,8 +166,10 @@ def test_a_name_that_a_spreadsheet_would_run_is_exported_as_text(tmp_path, name)
         assert not value.startswith("-") or value[1:].replace(".", "").isdigit(), value
 
 
-@pytest.mark.parametrize("value, safe", [("=1", "'=1"), ("Ada", "Ada"), ("-", "'-"),
-                                         (-2.5, -2.5), (3, 3), ("", ""), (None, None)])
+@pytest.mark.parametrize(
+    "value, safe",
+    [("=1", "'=1"), ("Ada", "Ada"), ("-", "'-"), (-2.5, -2.5), (3, 3), ("", ""), (None, None)],
+)
 def test_only_text_cells_that_start_like_a_formula_change(value, safe):
     assert csv_safe(value) == safe
 
@@ -159,9 +183,12 @@ def test_names_in_the_class_view_are_cleaned_even_if_stored_raw(tmp_path):
     ada, _ = store.new_learner("Ada")
     mimic, _ = store.new_learner()
     import sqlalchemy as sa
+
     with store.engine.begin() as conn:
-        conn.execute(sa.text("UPDATE learners SET display_name = :n WHERE id = :i"),
-                     {"n": "A\u200bda\u202e", "i": mimic})
+        conn.execute(
+            sa.text("UPDATE learners SET display_name = :n WHERE id = :i"),
+            {"n": "A\u200bda\u202e", "i": mimic},
+        )
     data = ClassData.load(store, {"small": bank})
     # The two look alike once cleaned, and the number tells them apart.
     assert data.label(ada) == f"Ada (#{ada})" and data.label(mimic) == f"Ada (#{mimic})"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.assessment.coding import (CASES, FUNCTIONS, TEMPLATE, TEST_TITLES, run_coding_tests)
+from core.assessment.coding import CASES, FUNCTIONS, TEMPLATE, TEST_TITLES, run_coding_tests
 from core.sandbox import SandboxLimits
 
-CORRECT = '''
+CORRECT = """
 import math
 import torch
 
@@ -44,10 +44,12 @@ def decompose(x0, layers):
         heads.append(h)
         x = x + h.sum(0)
     return {"heads": torch.stack(heads), "final": x}
-'''
+"""
 
 # The seed's bug: each head's output is added to the stream before the next head reads it.
-SEQUENTIAL = CORRECT + '''
+SEQUENTIAL = (
+    CORRECT
+    + """
 def attention_layer(x, W_Q, W_K, W_V, W_O):
     stream = x
     for h in range(W_Q.shape[0]):
@@ -65,36 +67,43 @@ def decompose(x0, layers):
             x = x + out
         heads.append(torch.stack(per_head))
     return {"heads": torch.stack(heads), "final": x}
-'''
+"""
+)
 
 # The bodies of the two circuit functions exchanged (the OV formula applied to W_Q, W_K …).
-SWAPPED_BODIES = CORRECT + '''
+SWAPPED_BODIES = (
+    CORRECT
+    + """
 def qk_circuit(W_Q, W_K, head):
     return W_K[head] @ W_Q[head]
 
 def ov_circuit(W_V, W_O, head):
     return W_V[head].T @ W_O[head].T
-'''
+"""
+)
 
 # Roles confused: query/key and read/write exchanged (the transposes).
-TRANSPOSED = CORRECT + '''
+TRANSPOSED = (
+    CORRECT
+    + """
 def qk_circuit(W_Q, W_K, head):
     return W_K[head].T @ W_Q[head]
 
 def ov_circuit(W_V, W_O, head):
     return (W_O[head] @ W_V[head]).T
-'''
+"""
+)
 
-STUB_42 = '''
+STUB_42 = """
 import torch
 def attention_pattern(x, W_Q, W_K): return 42
 def attention_layer(x, W_Q, W_K, W_V, W_O): return 42
 def qk_circuit(W_Q, W_K, head): return 42
 def ov_circuit(W_V, W_O, head): return 42
 def decompose(x0, layers): return 42
-'''
+"""
 
-STUB_ZEROS = '''
+STUB_ZEROS = """
 import torch
 def attention_pattern(x, W_Q, W_K): return torch.zeros(W_Q.shape[0], x.shape[0], x.shape[0])
 def attention_layer(x, W_Q, W_K, W_V, W_O): return torch.zeros_like(x)
@@ -103,10 +112,12 @@ def ov_circuit(W_V, W_O, head): return torch.zeros(W_V.shape[2], W_V.shape[2])
 def decompose(x0, layers):
     n, h = len(layers), layers[0][0].shape[0]
     return {"heads": torch.zeros(n, h, *x0.shape), "final": torch.zeros_like(x0)}
-'''
+"""
 
 # Imports the grader inside the sandbox and makes every comparison "pass", then returns zeros.
-TAMPER = STUB_ZEROS + '''
+TAMPER = (
+    STUB_ZEROS
+    + """
 import sys, numpy
 sys.path.insert(0, "REPO")
 try:
@@ -120,7 +131,8 @@ except Exception:
     pass
 numpy.allclose = lambda *a, **k: True
 numpy.testing.assert_allclose = lambda *a, **k: None
-'''
+"""
+)
 
 
 @pytest.fixture(scope="module")
@@ -141,14 +153,21 @@ def test_correct_submission_passes_every_test_on_every_case(correct):
     assert correct.executed and correct.sandbox.ok
     assert all(t.passed for t in correct.tests), [t.message for t in correct.failed]
     assert correct.score == 1.0
-    assert all("5 random cases" in t.message or "4 random cases" in t.message
-               for t in correct.tests if t.name != "attention_layer_head_order")
+    assert all(
+        "5 random cases" in t.message or "4 random cases" in t.message
+        for t in correct.tests
+        if t.name != "attention_layer_head_order"
+    )
 
 
 def test_sequential_heads_fail_the_layer_and_the_decomposition(sequential):
     status = _status(sequential)
-    for name in ("attention_layer_values", "attention_layer_head_order", "decompose_final",
-                 "decompose_heads"):
+    for name in (
+        "attention_layer_values",
+        "attention_layer_head_order",
+        "decompose_final",
+        "decompose_heads",
+    ):
         assert status[name] == "failed", name
     # The sum identity still holds for heads in sequence (every write is added), as the lesson says.
     assert status["decompose_sums"] == "passed"
@@ -164,8 +183,9 @@ def test_sequential_heads_differ_far_beyond_the_tolerance(sequential):
     assert diff > 1e-2  # the tolerance is ≈1e-5 of the values' size
 
 
-@pytest.mark.parametrize("code, hint", [(SWAPPED_BODIES, "each other's circuit"),
-                                        (TRANSPOSED, "transpose")])
+@pytest.mark.parametrize(
+    "code, hint", [(SWAPPED_BODIES, "each other's circuit"), (TRANSPOSED, "transpose")]
+)
 def test_qk_ov_mixups_fail_the_circuit_tests(code, hint):
     report = run_coding_tests(code, execute=True)
     status = _status(report)
@@ -206,8 +226,9 @@ def test_zero_stub_fails_with_the_first_differing_entry():
 
 
 def test_syntax_error_is_reported_per_test_with_its_line():
-    report = run_coding_tests("import torch\n\ndef attention_pattern(x, W_Q, W_K)\n    return x\n",
-                              execute=True)
+    report = run_coding_tests(
+        "import torch\n\ndef attention_pattern(x, W_Q, W_K)\n    return x\n", execute=True
+    )
     assert report.n_passed == 0
     for t in report.tests:
         assert t.status == "failed" and "SyntaxError" in t.message and "line 3" in t.message
@@ -241,6 +262,7 @@ def test_template_runs_and_fails_with_not_implemented():
 
 def test_tampering_with_the_grader_inside_the_sandbox_changes_nothing():
     from pathlib import Path
+
     repo = str(Path(__file__).resolve().parents[2])
     # Leave the app's folder visible in the child, so that the import and the patches succeed.
     limits = SandboxLimits(hide_paths=())
@@ -273,12 +295,15 @@ def test_structural_fallback_tells_the_template_from_an_implementation():
     assert not checks["defines_qk_circuit"].found
     assert "takes 2 arguments; the interface passes 3" in checks["defines_qk_circuit"].detail
     unmasked = CORRECT.replace(
-        '    mask = torch.triu(torch.ones(seq, seq, dtype=torch.bool), 1)\n'
+        "    mask = torch.triu(torch.ones(seq, seq, dtype=torch.bool), 1)\n"
         '    return torch.softmax(scores.masked_fill(mask, float("-inf")), dim=-1)',
-        "    return torch.softmax(scores, dim=-1)")
+        "    return torch.softmax(scores, dim=-1)",
+    )
     assert unmasked != CORRECT
     checks = run_coding_tests(unmasked, execute=False).structural.checks
-    assert not checks["causal_softmax"].found and "no causal mask" in checks["causal_softmax"].detail
+    assert (
+        not checks["causal_softmax"].found and "no causal mask" in checks["causal_softmax"].detail
+    )
 
 
 def test_structural_fallback_gives_a_stub_nothing_and_names_the_sequential_loop():

@@ -19,8 +19,7 @@ WRONG_MAX = 0.4
 
 def _essay_items():
     banks = load_banks(BANK_DIR)
-    return {item.id: item for bank in banks.values() for item in bank.items
-            if item.type == "essay"}
+    return {item.id: item for bank in banks.values() for item in bank.items if item.type == "essay"}
 
 
 ITEMS = _essay_items()

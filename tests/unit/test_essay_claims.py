@@ -20,20 +20,36 @@ WHAT = ["{decide|decides} what ... {moved|written|copied}", "{move|moves|copy|co
 
 def _item(**overrides):
     data = {
-        "id": "qkov", "type": "essay", "objective": "LO1", "category": "conceptual",
-        "prompt": "QK vs OV?", "explanation": "QK decides where to attend; OV what is moved.",
+        "id": "qkov",
+        "type": "essay",
+        "objective": "LO1",
+        "category": "conceptual",
+        "prompt": "QK vs OV?",
+        "explanation": "QK decides where to attend; OV what is moved.",
         "min_words": 5,
         "rubric": [
-            {"name": "QK decides where", "weight": 1,
-             "claims": [{"subject": QK, "predicate": WHERE}],
-             "contradictions": [{"label": "QK decides what is moved", "subject": QK,
-                                 "predicate": WHAT}]},
-            {"name": "OV moves information", "weight": 1,
-             "claims": [{"subject": OV, "predicate": WHAT}],
-             "contradictions": [{"subject": OV, "predicate": WHERE}]},
-            {"name": "Identity kept", "weight": 1,
-             "claims": [{"subject": ["identity"], "predicate": ["{not|never} lost", "still there"]}],
-             "contradictions": [{"subject": ["identity"], "predicate": ["lost", "destroyed"]}]},
+            {
+                "name": "QK decides where",
+                "weight": 1,
+                "claims": [{"subject": QK, "predicate": WHERE}],
+                "contradictions": [
+                    {"label": "QK decides what is moved", "subject": QK, "predicate": WHAT}
+                ],
+            },
+            {
+                "name": "OV moves information",
+                "weight": 1,
+                "claims": [{"subject": OV, "predicate": WHAT}],
+                "contradictions": [{"subject": OV, "predicate": WHERE}],
+            },
+            {
+                "name": "Identity kept",
+                "weight": 1,
+                "claims": [
+                    {"subject": ["identity"], "predicate": ["{not|never} lost", "still there"]}
+                ],
+                "contradictions": [{"subject": ["identity"], "predicate": ["lost", "destroyed"]}],
+            },
         ],
     }
     data.update(overrides)
@@ -57,33 +73,42 @@ def test_swapped_roles_are_contradictions_that_cost_weight():
     r = grade_item(ITEM, "QK decides what is moved and OV decides where to attend, as usual.")
     assert r.details["concepts_found"] == []
     assert [(c["name"], c["reason"]) for c in r.details["concepts_contradicted"]] == [
-        ("QK decides where", "contradicted"), ("OV moves information", "contradicted")]
+        ("QK decides where", "contradicted"),
+        ("OV moves information", "contradicted"),
+    ]
     assert r.score == 0.0
     assert "contradicts" in r.feedback and "QK decides where" in r.feedback
 
 
 def test_contradiction_penalty_is_a_share_of_the_weight():
-    r = grade_item(ITEM, "In my view QK decides where to attend in the sentence. OV decides "
-                         "where to look, I think. The identity of the token is still there.")
+    r = grade_item(
+        ITEM,
+        "In my view QK decides where to attend in the sentence. OV decides "
+        "where to look, I think. The identity of the token is still there.",
+    )
     assert not r.details["keyword_list"]
     # found 2 of 3, one contradicted: (2 − penalty × 1) / 3
     assert r.score == pytest.approx((2 - CONTRADICTION_PENALTY) / 3)
 
 
-@pytest.mark.parametrize("text", [
-    "QK does not decide where to attend at all.",
-    "QK doesn't decide where a token attends, really.",
-    "QK never decides where anything goes in the model.",
-    "It is not true that QK decides where to attend.",
-    "It is not true that OV copies information and QK decides where to attend.",
-    "QK no longer decides where to attend in this model.",
-    "This does not mean that QK decides where to attend.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "QK does not decide where to attend at all.",
+        "QK doesn't decide where a token attends, really.",
+        "QK never decides where anything goes in the model.",
+        "It is not true that QK decides where to attend.",
+        "It is not true that OV copies information and QK decides where to attend.",
+        "QK no longer decides where to attend in this model.",
+        "This does not mean that QK decides where to attend.",
+    ],
+)
 def test_negated_claims_earn_nothing_and_are_named(text):
     r = grade_item(ITEM, text)
     assert "QK decides where" not in _names(r, "concepts_found")
-    assert ("QK decides where", "negated") in [(c["name"], c["reason"])
-                                               for c in r.details["concepts_contradicted"]]
+    assert ("QK decides where", "negated") in [
+        (c["name"], c["reason"]) for c in r.details["concepts_contradicted"]
+    ]
 
 
 def test_negation_stays_in_its_clause():
@@ -105,14 +130,18 @@ def test_a_phrase_that_contains_its_own_negator_is_matched_as_written():
 
 
 def test_a_hypothetical_clause_is_not_held_against_the_answer():
-    r = grade_item(ITEM, "The identity is still there. The only way the identity could be "
-                         "destroyed is if a layer wrote its exact negative.")
+    r = grade_item(
+        ITEM,
+        "The identity is still there. The only way the identity could be "
+        "destroyed is if a layer wrote its exact negative.",
+    )
     assert _names(r, "concepts_found") == ["Identity kept"]
 
 
 def test_the_subject_carries_to_the_next_sentence():
-    r = grade_item(ITEM, "Consider the query-key circuit of a head. It decides where each "
-                         "position looks.")
+    r = grade_item(
+        ITEM, "Consider the query-key circuit of a head. It decides where each position looks."
+    )
     assert _names(r, "concepts_found") == ["QK decides where"]
 
 
@@ -122,8 +151,11 @@ def test_a_predicate_without_its_subject_earns_nothing():
 
 
 def test_coordinated_subjects_share_a_negation():
-    item = _item(rubric=[{"name": "More layers", "claims": [{"predicate": ["more layers",
-                                                                          "more parameters"]}]}])
+    item = _item(
+        rubric=[
+            {"name": "More layers", "claims": [{"predicate": ["more layers", "more parameters"]}]}
+        ]
+    )
     r = grade_item(item, "Here more layers and more parameters do not change anything.")
     assert r.details["concepts_found"] == []
 
@@ -150,6 +182,7 @@ def test_feedback_never_quotes_the_learner():
 
 # --- patterns and schema ----------------------------------------------------------------------
 
+
 def test_pattern_alternatives_and_gaps():
     (pat,) = expand_pattern("{decide|choose} ... where{ to|}")
     assert pat[1] == GAP
@@ -164,13 +197,16 @@ def test_analyse_claims_reports_binding_and_polarity():
     assert [(h.subject, h.negated) for h in hits] == [(("qk",), True)]
 
 
-@pytest.mark.parametrize("rubric,message", [
-    ([{"name": "A", "claims": [{"predicate": ["{a|b"]}]}], "unbalanced"),
-    ([{"name": "A", "claims": [{"predicate": ["{a ... b|c}"]}]}], "inside braces"),
-    ([{"name": "A", "claims": [{"predicate": ["..."]}]}], "no letters"),
-    ([{"name": "A"}], "needs 'claims'"),
-    ([{"name": "A", "claims": [{"subject": ["x"]}]}], "predicate"),
-])
+@pytest.mark.parametrize(
+    "rubric,message",
+    [
+        ([{"name": "A", "claims": [{"predicate": ["{a|b"]}]}], "unbalanced"),
+        ([{"name": "A", "claims": [{"predicate": ["{a ... b|c}"]}]}], "inside braces"),
+        ([{"name": "A", "claims": [{"predicate": ["..."]}]}], "no letters"),
+        ([{"name": "A"}], "needs 'claims'"),
+        ([{"name": "A", "claims": [{"subject": ["x"]}]}], "predicate"),
+    ],
+)
 def test_bad_claims_are_refused_with_a_message(rubric, message):
     with pytest.raises(PydanticError, match=message):
         _item(rubric=rubric)

@@ -45,8 +45,9 @@ def test_layer_head_entropy_stacks_layers():
     b = torch.full((1, 2, 3, 3), 1 / 3)
     out = layer_head_entropy([a, b])
     assert out.shape == (2, 2)
-    torch.testing.assert_close(out, torch.tensor([[0.0, 0.0], [math.log(3)] * 2],
-                                                 dtype=torch.float64))
+    torch.testing.assert_close(
+        out, torch.tensor([[0.0, 0.0], [math.log(3)] * 2], dtype=torch.float64)
+    )
     with pytest.raises(ValidationError):
         layer_head_entropy([])
 
@@ -63,8 +64,9 @@ def test_parameter_table_adds_up():
 
 
 def test_circuit_view_matches_direct_computation():
-    cfg = TransformerConfig(vocab_size=60, n_positions=32, n_embd=32, n_layer=2, n_head=4,
-                            init_std=0.2)
+    cfg = TransformerConfig(
+        vocab_size=60, n_positions=32, n_embd=32, n_layer=2, n_head=4, init_std=0.2
+    )
     model = build_model(cfg, seed=3)
     ids = torch.tensor([[5, 9, 5, 12, 40]])
     view = circuit_view(model, 1, 2, ids)
@@ -76,11 +78,13 @@ def test_circuit_view_matches_direct_computation():
     W_V, W_O = L.W_V[2].detach().double(), L.W_O[2].detach().double()
     e = W_E[[5, 9, 12, 40]]
     qk_expected = (e @ W_Q.T) @ (e @ W_K.T).T / math.sqrt(8)
-    torch.testing.assert_close(torch.from_numpy(view["qk_tokens"]), qk_expected, atol=1e-5,
-                               rtol=1e-4)
+    torch.testing.assert_close(
+        torch.from_numpy(view["qk_tokens"]), qk_expected, atol=1e-5, rtol=1e-4
+    )
     ov_expected = W_U[[5, 9, 12, 40]] @ W_O @ W_V @ e.T
-    torch.testing.assert_close(torch.from_numpy(view["ov_tokens"]), ov_expected, atol=1e-5,
-                               rtol=1e-4)
+    torch.testing.assert_close(
+        torch.from_numpy(view["ov_tokens"]), ov_expected, atol=1e-5, rtol=1e-4
+    )
     # W_Qᵀ W_K has rank d_head = 8: 8 non-zero singular values, then (numerically) zeros.
     sv = view["qk_singular_values"]
     assert len(sv) == 16 and view["rank_cap"] == 8

@@ -19,8 +19,9 @@ CONFIGS = [
 
 
 def make(layers, d, heads, vocab, seq, batch, std, seed=0):
-    cfg = TransformerConfig(vocab_size=vocab, n_positions=32, n_embd=d, n_layer=layers,
-                            n_head=heads, init_std=std)
+    cfg = TransformerConfig(
+        vocab_size=vocab, n_positions=32, n_embd=d, n_layer=layers, n_head=heads, init_std=std
+    )
     model = build_model(cfg, seed=seed)
     ids = torch.randint(0, vocab, (batch, seq), generator=torch.Generator().manual_seed(seed + 1))
     return model, ids
@@ -44,9 +45,11 @@ def test_residual_streams_match_reference(case):
 def test_stream_zero_is_token_plus_position(case):
     model, ids, out, _ = case
     expected = model.token_embedding.weight.detach().double()[ids] + sinusoid(
-        ids.shape[1], model.config.n_embd)
-    torch.testing.assert_close(out["analysis"]["residual_streams"][0].double(), expected,
-                               atol=1e-6, rtol=0)
+        ids.shape[1], model.config.n_embd
+    )
+    torch.testing.assert_close(
+        out["analysis"]["residual_streams"][0].double(), expected, atol=1e-6, rtol=0
+    )
 
 
 def test_attention_weights_and_head_outputs_match_reference(case):
@@ -84,8 +87,12 @@ def test_final_stream_is_direct_path_plus_every_head(case):
 def test_direct_path_splits_into_token_and_position(case):
     model, ids, out, _ = case
     decomp = out["analysis"]["path_decomposition"]
-    torch.testing.assert_close(decomp["token_embedding"] + decomp["positional_embedding"],
-                               decomp["direct_path"], atol=0, rtol=0)
+    torch.testing.assert_close(
+        decomp["token_embedding"] + decomp["positional_embedding"],
+        decomp["direct_path"],
+        atol=0,
+        rtol=0,
+    )
 
 
 def test_heads_recomputed_from_qk_and_ov_circuits(case):
@@ -102,13 +109,16 @@ def test_heads_recomputed_from_qk_and_ov_circuits(case):
             scores = x @ QK @ x.transpose(1, 2) / math.sqrt(d_head)
             scores = scores.masked_fill(future, float("-inf"))
             A = torch.softmax(scores, dim=-1)
-            torch.testing.assert_close(la["attention_weights"][:, h].double(), A,
-                                       atol=1e-5, rtol=1e-5)
-            torch.testing.assert_close(la["attention_scores"][:, h].double(), scores,
-                                       atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(
+                la["attention_weights"][:, h].double(), A, atol=1e-5, rtol=1e-5
+            )
+            torch.testing.assert_close(
+                la["attention_scores"][:, h].double(), scores, atol=1e-5, rtol=1e-5
+            )
             head_out = A @ x @ OV.T
-            torch.testing.assert_close(la["head_outputs"][:, h].double(), head_out,
-                                       atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(
+                la["head_outputs"][:, h].double(), head_out, atol=1e-5, rtol=1e-5
+            )
 
 
 def test_attention_rows_sum_to_one_and_future_is_exactly_zero(case):
@@ -132,8 +142,9 @@ def test_permuting_heads_leaves_layer_output_unchanged():
             for name in ("W_Q", "W_K", "W_V", "W_O"):
                 getattr(layer, name).copy_(getattr(layer, name)[perm])
     after = model.analyze(ids)
-    for s0, s1 in zip(before["analysis"]["residual_streams"],
-                      after["analysis"]["residual_streams"]):
+    for s0, s1 in zip(
+        before["analysis"]["residual_streams"], after["analysis"]["residual_streams"]
+    ):
         torch.testing.assert_close(s1, s0, atol=1e-6, rtol=1e-5)
     w0 = before["analysis"]["layer_analyses"][0]["attention_weights"]
     w1 = after["analysis"]["layer_analyses"][0]["attention_weights"]
@@ -150,8 +161,9 @@ def test_same_seed_same_weights_other_seed_differs():
 
 
 def test_weights_have_the_configured_scale():
-    cfg = TransformerConfig(vocab_size=500, n_positions=16, n_embd=64, n_layer=2, n_head=4,
-                            init_std=0.05)
+    cfg = TransformerConfig(
+        vocab_size=500, n_positions=16, n_embd=64, n_layer=2, n_head=4, init_std=0.05
+    )
     stds = [float(p.detach().std()) for p in build_model(cfg, 1).parameters()]
     assert all(abs(s - 0.05) < 0.005 for s in stds)
 
@@ -189,9 +201,9 @@ def test_derived_entries_equal_the_forward_pass():
     model, ids = make(2, 16, 4, 20, 6, 2, 0.2)
     out = model.analyze(ids)
     for la in out["analysis"]["layer_analyses"]:
-        torch.testing.assert_close(la["input_stream"] + la["layer_output"], la["output_stream"],
-                                   atol=0, rtol=0)
-        torch.testing.assert_close(la["head_outputs"].sum(1), la["layer_output"], atol=1e-6,
-                                   rtol=0)
+        torch.testing.assert_close(
+            la["input_stream"] + la["layer_output"], la["output_stream"], atol=0, rtol=0
+        )
+        torch.testing.assert_close(la["head_outputs"].sum(1), la["layer_output"], atol=1e-6, rtol=0)
     pos = out["analysis"]["path_decomposition"]["positional_embedding"]
     assert pos.untyped_storage().nbytes() == 6 * 16 * 4  # only the rows in use, not all of W_pos

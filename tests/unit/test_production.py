@@ -35,15 +35,31 @@ def make_tiny(directory: Path, **config) -> Path:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator([TEXT] * 20, trainers.BpeTrainer(
-        vocab_size=300, special_tokens=["<|endoftext|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>",
-                                   bos_token="<|endoftext|>")
+    tok.train_from_iterator(
+        [TEXT] * 20,
+        trainers.BpeTrainer(
+            vocab_size=300,
+            special_tokens=["<|endoftext|>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>"
+    )
     fast.save_pretrained(directory)
-    cfg = GPT2Config(**{"n_layer": 2, "n_head": 4, "n_embd": 32, "n_positions": 64,
-                        "n_inner": None, "vocab_size": len(fast), "bos_token_id": 0,
-                        "eos_token_id": 0, **config})
+    cfg = GPT2Config(
+        **{
+            "n_layer": 2,
+            "n_head": 4,
+            "n_embd": 32,
+            "n_positions": 64,
+            "n_inner": None,
+            "vocab_size": len(fast),
+            "bos_token_id": 0,
+            "eos_token_id": 0,
+            **config,
+        }
+    )
     torch.manual_seed(0)
     GPT2LMHeadModel(cfg).save_pretrained(directory)
     return directory
@@ -86,9 +102,24 @@ def hub_cache(tmp_path, monkeypatch):
 
 
 # -- hub ids are hub ids only ---------------------------------------------------------------------
-PROBES = ["/root", "/nope", "/etc/passwd", "~", "~/models", "../models", "./models", ".", "..",
-          "C:\\Users", "models/../models", "a--b", "name.git", "x" * 97, "owner/name/extra",
-          "not a valid id!"]
+PROBES = [
+    "/root",
+    "/nope",
+    "/etc/passwd",
+    "~",
+    "~/models",
+    "../models",
+    "./models",
+    ".",
+    "..",
+    "C:\\Users",
+    "models/../models",
+    "a--b",
+    "name.git",
+    "x" * 97,
+    "owner/name/extra",
+    "not a valid id!",
+]
 
 
 @pytest.mark.parametrize("source", PROBES)
@@ -107,8 +138,9 @@ def test_existing_and_missing_server_folders_look_the_same(tmp_path):
     assert len(set(messages)) == 1
 
 
-def test_a_hub_id_that_is_also_a_folder_here_is_never_read_from_disk(tmp_path, monkeypatch,
-                                                                       tiny_dir, hub_cache):
+def test_a_hub_id_that_is_also_a_folder_here_is_never_read_from_disk(
+    tmp_path, monkeypatch, tiny_dir, hub_cache
+):
     """from_pretrained("owner/name") would load ./owner/name if it existed: the hub box must not."""
     make_here = tmp_path / "owner" / "name"
     shutil.copytree(tiny_dir, make_here)
@@ -119,7 +151,8 @@ def test_a_hub_id_that_is_also_a_folder_here_is_never_read_from_disk(tmp_path, m
         load_production_model("owner/other")
     assert "not in the local Hugging Face cache" in str(present.value)
     assert str(present.value).replace("owner/name", "ID") == str(absent.value).replace(
-        "owner/other", "ID")
+        "owner/other", "ID"
+    )
 
 
 def test_a_cached_hub_model_loads_offline_from_the_cache(tiny_dir, hub_cache):
@@ -181,11 +214,14 @@ def test_local_directory_loads_and_resolves_n_inner(tiny, tiny_dir):
     assert tokenizer.decode(tokenizer(TEXT)["input_ids"]) == TEXT
 
 
-@pytest.mark.parametrize("source, pattern", [
-    ("", "Choose a model source"),
-    ("   ", "Choose a model source"),
-    (None, "Choose a model source"),
-])
+@pytest.mark.parametrize(
+    "source, pattern",
+    [
+        ("", "Choose a model source"),
+        ("   ", "Choose a model source"),
+        (None, "Choose a model source"),
+    ],
+)
 def test_empty_sources_are_refused(source, pattern):
     with pytest.raises(ProductionModelError, match=pattern):
         load_production_model(source)
@@ -215,11 +251,16 @@ def _count_built(config: GPT2Config) -> int:
     return sum(p.numel() for p in model.parameters())  # parameters() counts a tied one once
 
 
-@pytest.mark.parametrize("config", [
-    dict(n_layer=2, n_head=4, n_embd=32, n_positions=64, vocab_size=300),
-    dict(n_layer=3, n_head=2, n_embd=16, n_positions=10, vocab_size=50, n_inner=24),
-    dict(n_layer=1, n_head=2, n_embd=16, n_positions=10, vocab_size=50, tie_word_embeddings=False),
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        dict(n_layer=2, n_head=4, n_embd=32, n_positions=64, vocab_size=300),
+        dict(n_layer=3, n_head=2, n_embd=16, n_positions=10, vocab_size=50, n_inner=24),
+        dict(
+            n_layer=1, n_head=2, n_embd=16, n_positions=10, vocab_size=50, tie_word_embeddings=False
+        ),
+    ],
+)
 def test_parameter_count_from_config_matches_the_built_model(config):
     cfg = GPT2Config(**config)
     assert parameter_count(cfg) == _count_built(cfg)
@@ -258,8 +299,9 @@ def test_parameter_breakdown_adds_up(tiny):
     assert rows["MLP"]["production"] == L * (d * 4 * d + 4 * d + 4 * d * d + d)
     assert rows["unembedding"]["production"] == 0 and pb["tied"]
     assert sum(pb["shares"].values()) == pytest.approx(1.0)
-    expected_interp = TransformerConfig(vocab_size=v, n_positions=64, n_embd=d, n_layer=L,
-                                        n_head=4).estimate_parameters()
+    expected_interp = TransformerConfig(
+        vocab_size=v, n_positions=64, n_embd=d, n_layer=L, n_head=4
+    ).estimate_parameters()
     assert pb["interpretable_total"] == expected_interp
     assert pb["ratio"] == pytest.approx(pb["production_total"] / expected_interp)
 
@@ -309,22 +351,30 @@ def test_analyze_text_matches_transformers(tiny):
     # Streams x0, x1 are transformers' hidden states; its last one is ln_f of our last stream.
     for l in range(2):
         assert result["stream_norms"][l] == pytest.approx(
-            out.hidden_states[l][0].double().norm(dim=-1).numpy(), rel=1e-6)
+            out.hidden_states[l][0].double().norm(dim=-1).numpy(), rel=1e-6
+        )
     assert result["final_after_ln_norms"] == pytest.approx(
-        out.hidden_states[-1][0].double().norm(dim=-1).numpy(), rel=1e-6)
+        out.hidden_states[-1][0].double().norm(dim=-1).numpy(), rel=1e-6
+    )
     probs = torch.softmax(out.logits[0, -1].double(), -1)
     top = probs.topk(5)
     assert [p["id"] for p in result["top_predictions"]] == top.indices.tolist()
     assert [p["probability"] for p in result["top_predictions"]] == pytest.approx(
-        top.values.tolist(), abs=1e-6)
+        top.values.tolist(), abs=1e-6
+    )
     assert result["top_predictions"][0]["token"] == tokenizer.decode([top.indices[0]])
     assert len(result["effective_ranks"]) == 3 and result["rank_cap"] == min(n, 32)
     x0 = out.hidden_states[0][0].double().flatten()
     assert -1 <= result["preservation_initial_to_final"] <= 1
     assert result["component_sum_error"] < 1e-5
     assert result["dla"]["sum_error"] < 1e-5
-    assert result["component_names"] == ["embeddings", "attention 0", "MLP 0", "attention 1",
-                                         "MLP 1"]
+    assert result["component_names"] == [
+        "embeddings",
+        "attention 0",
+        "MLP 0",
+        "attention 1",
+        "MLP 1",
+    ]
     assert float(x0.norm()) > 0
 
 

@@ -24,8 +24,10 @@ def test_a_loopback_peer_with_a_live_request_is_local():
     assert local_access_allowed(None, BROWSER, {}) is True
 
 
-@pytest.mark.parametrize("ip", ["203.0.113.7", "10.0.0.3", "192.168.1.20", "2001:db8::1",
-                                "::ffff:127.0.0.1", "127.0.0.2"])
+@pytest.mark.parametrize(
+    "ip",
+    ["203.0.113.7", "10.0.0.3", "192.168.1.20", "2001:db8::1", "::ffff:127.0.0.1", "127.0.0.2"],
+)
 def test_any_peer_address_streamlit_reports_is_remote(ip):
     # Streamlit reports None only for 127.0.0.1 and ::1; every other address is refused,
     # including loopback forms it does not normalise (conservative).
@@ -37,8 +39,18 @@ def test_no_live_request_means_no_permission():
     assert local_access_allowed(None, None, {}) is False
 
 
-@pytest.mark.parametrize("header", ["X-Forwarded-For", "x-forwarded-for", "Forwarded",
-                                    "X-Real-Ip", "X-REAL-IP", "X-Forwarded-Host", "Via"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "X-Forwarded-For",
+        "x-forwarded-for",
+        "Forwarded",
+        "X-Real-Ip",
+        "X-REAL-IP",
+        "X-Forwarded-Host",
+        "Via",
+    ],
+)
 def test_a_same_machine_reverse_proxy_is_not_a_local_learner(header):
     assert local_access_allowed(None, {**BROWSER, header: "198.51.100.4"}, {}) is False
 
@@ -64,8 +76,11 @@ def test_headers_only_take_the_permission_away():
     for ip in (None, "203.0.113.7"):
         for env in ({}, {DISABLE_LOCAL_ENV: "1"}):
             base = local_access_allowed(ip, BROWSER, env)
-            for extra in ({"host": "127.0.0.1"}, {"x-forwarded-for": "127.0.0.1"},
-                          {"forwarded": "for=127.0.0.1"}):
+            for extra in (
+                {"host": "127.0.0.1"},
+                {"x-forwarded-for": "127.0.0.1"},
+                {"forwarded": "for=127.0.0.1"},
+            ):
                 assert local_access_allowed(ip, {**BROWSER, **extra}, env) <= base
 
 

@@ -43,5 +43,8 @@ def test_a_folder_is_loaded_with_the_requesting_sessions_permission(counted_load
     get_production(FOLDER, "/srv/model", allow_local_folders=False)
     get_production(FOLDER, "/srv/model", allow_local_folders=True)
     get_production(HUB, "gpt2", allow_local_folders=True)  # never passed on for a hub id
-    assert counted_loads == [("/srv/model", True, False), ("/srv/model", True, True),
-                             ("gpt2", False, False)]
+    assert counted_loads == [
+        ("/srv/model", True, False),
+        ("/srv/model", True, True),
+        ("gpt2", False, False),
+    ]

@@ -37,7 +37,8 @@ def _same(a, b) -> bool:
         return False
     arrays = ("token_ids", "streams", "attention", "components", "top_ids", "top_probs")
     return all(np.array_equal(getattr(a, k), getattr(b, k)) for k in arrays) and (
-        a.extras["dla"] == b.extras["dla"] and a.token_texts == b.token_texts)
+        a.extras["dla"] == b.extras["dla"] and a.token_texts == b.token_texts
+    )
 
 
 @pytest.mark.timeout(600)

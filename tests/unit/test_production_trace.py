@@ -22,8 +22,12 @@ from core.production import (
 from core.trace import Trace, component_sum_error
 
 DEFAULT_TEXT = "The history of the city began in the"  # the Production page's default sentence
-SENTENCES = [DEFAULT_TEXT, "In 1995, the band released their first album.",
-             "The river flows through the old town and into the", "She said that he"]
+SENTENCES = [
+    DEFAULT_TEXT,
+    "In 1995, the band released their first album.",
+    "The river flows through the old town and into the",
+    "She said that he",
+]
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +68,16 @@ def reference_gpt2(model, ids: list[int]) -> dict:
         attention.append(a)
     w_u = model.lm_head.weight.detach().double()
     logits = layer_norm(x, "transformer.ln_f") @ w_u.T
-    return {"components": torch.stack(components).numpy(), "final": x.numpy(),
-            "attention": torch.stack(attention).numpy(), "logits": logits.numpy(),
-            "gamma": w["transformer.ln_f.weight"].numpy(),
-            "beta": w["transformer.ln_f.bias"].numpy(),
-            "eps": eps, "w_u": w_u.numpy()}
+    return {
+        "components": torch.stack(components).numpy(),
+        "final": x.numpy(),
+        "attention": torch.stack(attention).numpy(),
+        "logits": logits.numpy(),
+        "gamma": w["transformer.ln_f.weight"].numpy(),
+        "beta": w["transformer.ln_f.bias"].numpy(),
+        "eps": eps,
+        "w_u": w_u.numpy(),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +99,8 @@ def test_trace_is_numpy_only_and_shaped_as_documented(default_run, bundled):
     assert trace.streams.shape == (cfg.n_layer + 1, seq, cfg.n_embd)
     assert trace.attention.shape == (cfg.n_layer, cfg.n_head, seq, seq)
     assert trace.component_names == ("embeddings",) + tuple(
-        n for l in range(cfg.n_layer) for n in (f"attention {l}", f"MLP {l}"))
+        n for l in range(cfg.n_layer) for n in (f"attention {l}", f"MLP {l}")
+    )
     assert trace.components.shape == (2 * cfg.n_layer + 1, seq, cfg.n_embd)
     for value in vars(trace).values():
         assert not isinstance(value, (torch.Tensor, torch.nn.Module))
@@ -212,8 +222,10 @@ def test_tracing_changes_nothing_on_the_model(bundled):
     backend_state = (tokenizer.backend_tokenizer.truncation, tokenizer.backend_tokenizer.padding)
 
     def hooks():  # transformers installs its own output recorders: none may be added
-        return [(name, tuple(m._forward_hooks), tuple(m._forward_pre_hooks))
-                for name, m in model.named_modules()]
+        return [
+            (name, tuple(m._forward_hooks), tuple(m._forward_pre_hooks))
+            for name, m in model.named_modules()
+        ]
 
     hooks_before = hooks()
     for text in SENTENCES:
@@ -222,15 +234,19 @@ def test_tracing_changes_nothing_on_the_model(bundled):
     assert model.config.to_dict() == config and model.config._attn_implementation == attn_impl
     assert not model.training
     assert hooks() == hooks_before
-    assert (tokenizer.backend_tokenizer.truncation,
-            tokenizer.backend_tokenizer.padding) == backend_state == (None, None)
+    assert (
+        (tokenizer.backend_tokenizer.truncation, tokenizer.backend_tokenizer.padding)
+        == backend_state
+        == (None, None)
+    )
 
 
 def test_a_model_in_training_mode_is_refused_not_switched(bundled):
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_head=2, n_embd=8, vocab_size=4096,
-                                       n_positions=16))
+    model = GPT2LMHeadModel(
+        GPT2Config(n_layer=1, n_head=2, n_embd=8, vocab_size=4096, n_positions=16)
+    )
     model.train()
     with pytest.raises(ValueError, match="training mode"):
         trace_gpt2(model, bundled[1], "The city")

@@ -27,8 +27,14 @@ class _EchoHeaders(http.server.BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
-        data = json.dumps({"headers": {k.lower(): v for k, v in self.headers.items()},
-                           "method": self.command, "path": self.path, "body": body}).encode()
+        data = json.dumps(
+            {
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "method": self.command,
+                "path": self.path,
+                "body": body,
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -90,8 +96,13 @@ def test_an_http_request_arrives_with_the_header(http_upstream):
 
 def test_a_request_body_is_relayed(http_upstream):
     with reverse_proxy(http_upstream) as port:
-        got = _get(port, "/upload", method="POST", body=b"x" * 100_000,
-                   headers={"Content-Type": "text/plain"})
+        got = _get(
+            port,
+            "/upload",
+            method="POST",
+            body=b"x" * 100_000,
+            headers={"Content-Type": "text/plain"},
+        )
     assert got["method"] == "POST"
     assert got["body"] == "x" * 100_000
     assert got["headers"]["x-forwarded-for"] == DOCUMENTATION_ADDRESS

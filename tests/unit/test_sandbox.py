@@ -39,8 +39,10 @@ def run(code: str, calls=ONE_CALL, limits=FAST):
 
 
 def test_values_and_errors_come_back_per_call():
-    code = "import torch\ndef f(x):\n    return x * 2\ndef g(x):\n    return {'a': x, 'b': x + 1}\n" \
-           "def h(x):\n    raise KeyError('k')\nprint('hi')\n"
+    code = (
+        "import torch\ndef f(x):\n    return x * 2\ndef g(x):\n    return {'a': x, 'b': x + 1}\n"
+        "def h(x):\n    raise KeyError('k')\nprint('hi')\n"
+    )
     calls = [{"function": n, "args": [np.arange(3.0)]} for n in ("f", "g", "h", "nope")]
     r = run(code, calls)
     assert r.ok and r.killed_reason is None and r.stdout == "hi\n"
@@ -66,9 +68,14 @@ def test_sleeping_code_is_killed_at_the_wall_clock_limit():
     assert r.timed_out and r.killed_reason == "wall-clock timeout"
 
 
-@pytest.mark.parametrize("code", ["x = bytearray(10**11)\n",
-                                  "grow = []\nwhile True:\n    grow.append(' ' * 10**6)\n",
-                                  "import torch\nx = torch.ones(10**10)\n"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "x = bytearray(10**11)\n",
+        "grow = []\nwhile True:\n    grow.append(' ' * 10**6)\n",
+        "import torch\nx = torch.ones(10**10)\n",
+    ],
+)
 def test_memory_bombs_hit_the_memory_limit(code):
     r = run(code)
     assert r.killed_reason == "memory limit" and "memory" in r.message
@@ -82,24 +89,30 @@ def test_fork_bomb_is_stopped_by_the_process_limit():
 
 
 def test_multiprocessing_bomb_is_contained():
-    code = ("import multiprocessing as mp, time\n"
-            "ps = [mp.Process(target=time.sleep, args=(100,)) for _ in range(200)]\n"
-            "for p in ps:\n    p.start()\n")
+    code = (
+        "import multiprocessing as mp, time\n"
+        "ps = [mp.Process(target=time.sleep, args=(100,)) for _ in range(200)]\n"
+        "for p in ps:\n    p.start()\n"
+    )
     r = run(code)
     assert not r.ok or r.outputs[0].error  # refused (limit, or the module unavailable to nobody)
 
 
 def test_a_process_left_behind_in_its_own_session_is_killed():
-    code = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(1000)\n"
-            "def f(x):\n    return x\n")
+    code = (
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(1000)\n"
+        "def f(x):\n    return x\n"
+    )
     r = run(code)  # run() asserts that no harness process survives
     assert r.outputs[0].ok
 
 
 def test_parent_environment_secrets_are_absent(monkeypatch):
     monkeypatch.setenv("LAB_FAKE_SECRET", "hunter2")
-    code = ("import os\ndef f(x):\n    print(dict(os.environ))\n"
-            "    return x * 0 + float('LAB_FAKE_SECRET' in os.environ)\n")
+    code = (
+        "import os\ndef f(x):\n    print(dict(os.environ))\n"
+        "    return x * 0 + float('LAB_FAKE_SECRET' in os.environ)\n"
+    )
     r = run(code)
     assert r.outputs[0].ok and not r.outputs[0].value.any()
     assert "hunter2" not in r.stdout
@@ -108,12 +121,14 @@ def test_parent_environment_secrets_are_absent(monkeypatch):
 
 def test_files_outside_the_temporary_directory():
     target = REPO / "core" / "assessment.py"
-    code = (f"import os\ndef f(x):\n"
-            f"    readable = os.access({str(target)!r}, os.R_OK)\n"
-            f"    writable = os.access({str(target.parent)!r}, os.W_OK)\n"
-            f"    home = os.path.realpath(os.getcwd()) == os.path.realpath(os.environ['HOME'])\n"
-            f"    import torch\n"
-            f"    return torch.tensor([float(readable), float(writable), float(home)])\n")
+    code = (
+        f"import os\ndef f(x):\n"
+        f"    readable = os.access({str(target)!r}, os.R_OK)\n"
+        f"    writable = os.access({str(target.parent)!r}, os.W_OK)\n"
+        f"    home = os.path.realpath(os.getcwd()) == os.path.realpath(os.environ['HOME'])\n"
+        f"    import torch\n"
+        f"    return torch.tensor([float(readable), float(writable), float(home)])\n"
+    )
     r = run(code)
     assert r.outputs[0].ok, r.outputs[0].error
     readable, writable, home = r.outputs[0].value
@@ -143,11 +158,13 @@ def test_network_socket_is_refused_and_the_flag_says_why():
     srv.listen()
     srv.settimeout(0.2)
     port = srv.getsockname()[1]
-    code = (f"import socket\ndef f(x):\n    try:\n"
-            f"        socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
-            f"        return x * 0 + 1\n"
-            f"    except PermissionError:\n        return x * 0 + 2\n"
-            f"    except OSError:\n        return x * 0 + 3\n")
+    code = (
+        f"import socket\ndef f(x):\n    try:\n"
+        f"        socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+        f"        return x * 0 + 1\n"
+        f"    except PermissionError:\n        return x * 0 + 2\n"
+        f"    except OSError:\n        return x * 0 + 3\n"
+    )
     try:
         r = run(code)
         with pytest.raises(socket.timeout):

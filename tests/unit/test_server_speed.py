@@ -26,16 +26,18 @@ def test_a_cached_chart_carries_its_datasets_as_the_rows_altair_would_have_sent(
     attention /= attention.sum(axis=1, keepdims=True)
     chart, _ = charts.attention_heatmap(attention, [3, 1, 4, 1, 5], 0, 2)
     plain = chart.to_dict(validate=False)
-    spec, table = _build_spec("ui.charts", "attention_heatmap",
-                              (attention, [3, 1, 4, 1, 5], 0, 2), {})
+    spec, table = _build_spec(
+        "ui.charts", "attention_heatmap", (attention, [3, 1, 4, 1, 5], 0, 2), {}
+    )
     assert set(spec["datasets"]) == set(plain["datasets"])
     for name, rows in plain["datasets"].items():
         assert isinstance(spec["datasets"][name], bytes)
         back = pa.ipc.open_stream(spec["datasets"][name]).read_all().to_pylist()
         assert back == rows
     # Everything but the data is the chart Altair made.
-    assert {k: v for k, v in spec.items() if k != "datasets"} == \
-        {k: v for k, v in plain.items() if k != "datasets"}
+    assert {k: v for k, v in spec.items() if k != "datasets"} == {
+        k: v for k, v in plain.items() if k != "datasets"
+    }
     assert len(table) == 5
 
 
@@ -61,6 +63,7 @@ def test_cached_charts_are_keyed_by_their_inputs_never_mixed_up():
     changed, _ = cached(charts.attention_heatmap, other, [1, 2, 3, 4], 0, 1)
     assert first == again
     assert changed != first
-    assert changed == _build_spec("ui.charts", "attention_heatmap",
-                                  (other, [1, 2, 3, 4], 0, 1), {})[0]
+    assert (
+        changed == _build_spec("ui.charts", "attention_heatmap", (other, [1, 2, 3, 4], 0, 1), {})[0]
+    )
     assert cached(charts.attention_heatmap, attention, [1, 2, 3, 4], 0, 2)[0] != first

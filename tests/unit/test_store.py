@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from core.assessment import MAX_CODE_CHARS, MAX_ESSAY_CHARS
 from core.store import (
+    CODE_ALPHABET,
     MAX_ATTEMPT_BYTES,
     MAX_STATE_BYTES,
-    CODE_ALPHABET,
+    SQLITE_FILE,
     InvalidResumeCode,
     LearnerStore,
     StoreUnavailable,
-    SQLITE_FILE,
     clean_name,
     default_url,
     make_engine,
@@ -31,7 +32,6 @@ from core.store import (
     shared_store,
     stored_size,
 )
-from core.assessment import MAX_CODE_CHARS, MAX_ESSAY_CHARS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,8 +44,14 @@ def store(request, tmp_path):
     else:
         s = LearnerStore.from_url(request.getfixturevalue("postgres_url"))
         with s.engine.begin() as conn:  # a clean database for every test
-            for table in ("reviews", "attempts", "learner_state", "learners", "app_keys",
-                          "alembic_version"):
+            for table in (
+                "reviews",
+                "attempts",
+                "learner_state",
+                "learners",
+                "app_keys",
+                "alembic_version",
+            ):
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {table} CASCADE"))
     s.migrate()
     yield s
@@ -73,14 +79,20 @@ def test_resume_codes_are_readable_and_only_their_hash_is_stored(store):
     other, other_code = store.new_learner()
     assert other != learner and other_code != code
     with store.engine.connect() as conn:
-        dump = " ".join(str(v) for row in conn.execute(sa.text("SELECT * FROM learners"))
-                        for v in row)
+        dump = " ".join(
+            str(v) for row in conn.execute(sa.text("SELECT * FROM learners")) for v in row
+        )
     assert code not in dump and code.replace("-", "") not in dump
 
 
-@pytest.mark.parametrize("bad, why", [
-    ("ABCD-EFGH", "has 8 letters"), ("ABCD-EFGH-JKM0", "'0'"), ("", "has 0 letters"),
-])
+@pytest.mark.parametrize(
+    "bad, why",
+    [
+        ("ABCD-EFGH", "has 8 letters"),
+        ("ABCD-EFGH-JKM0", "'0'"),
+        ("", "has 0 letters"),
+    ],
+)
 def test_a_malformed_code_says_what_a_code_looks_like(bad, why):
     with pytest.raises(InvalidResumeCode) as err:
         normalise_code(bad)
@@ -114,13 +126,16 @@ def test_values_that_are_not_json_or_too_large_are_refused(store):
 def test_progress_is_computed_from_every_attempt(store):
     learner, _ = store.new_learner()
     scores = [(0.5, False), (0.9, True), (0.7, False)]
-    ids = [store.record_attempt(learner, "checkpoint_1", {"q": i}, {"score": s, "passed": p})
-           for i, (s, p) in enumerate(scores)]
+    ids = [
+        store.record_attempt(learner, "checkpoint_1", {"q": i}, {"score": s, "passed": p})
+        for i, (s, p) in enumerate(scores)
+    ]
     store.record_attempt(learner, "summative", {}, {"score": 0.2, "passed": False})
     assert ids == sorted(ids) and len(set(ids)) == 3
     assert store.progress(learner) == {
         "checkpoint_1": {"score": max(s for s, _ in scores), "passed": True, "attempts": 3},
-        "summative": {"score": 0.2, "passed": False, "attempts": 1}}
+        "summative": {"score": 0.2, "passed": False, "attempts": 1},
+    }
     kept = store.attempts(learner, "checkpoint_1")
     assert [a.answers for a in kept] == [{"q": 0}, {"q": 1}, {"q": 2}]
     assert [a.score for a in kept] == [s for s, _ in scores]
@@ -132,8 +147,7 @@ def test_reviews_keep_the_latest_score_per_item(store):
     store.save_review(attempt, "essay_1", 0.5, "teacher@example.org", "half")
     store.save_review(attempt, "essay_1", 0.8, "teacher@example.org", "on reflection")
     store.save_review(attempt, "essay_2", 1.0, "teacher@example.org")
-    assert store.reviews() == {attempt: {"essay_1": (0.8, "on reflection"),
-                                         "essay_2": (1.0, "")}}
+    assert store.reviews() == {attempt: {"essay_1": (0.8, "on reflection"), "essay_2": (1.0, "")}}
     store.delete_review(attempt, "essay_2")
     assert store.reviews([attempt]) == {attempt: {"essay_1": (0.8, "on reflection")}}
     with pytest.raises(ValueError, match="fraction from 0 to 1"):
@@ -147,8 +161,12 @@ def test_many_learners_at_once_never_mix_their_records(store):
         learner, code = store.new_learner(f"learner {i}")
         for step in range(5):
             store.save_state(learner, {"draft": f"{i}:{step}", f"own:{i}": step})
-            store.record_attempt(learner, "checkpoint_1", {"who": i, "step": step},
-                                 {"score": (i + step) / 100, "passed": False})
+            store.record_attempt(
+                learner,
+                "checkpoint_1",
+                {"who": i, "step": step},
+                {"score": (i + step) / 100, "passed": False},
+            )
         return learner, code, i
 
     with ThreadPoolExecutor(8) as pool:
@@ -160,7 +178,10 @@ def test_many_learners_at_once_never_mix_their_records(store):
         mine = store.attempts(learner)
         assert [a.answers for a in mine] == [{"who": i, "step": s} for s in range(5)]
         assert store.progress(learner)["checkpoint_1"] == {
-            "score": (i + 4) / 100, "passed": False, "attempts": 5}
+            "score": (i + 4) / 100,
+            "passed": False,
+            "attempts": 5,
+        }
 
 
 def test_two_tabs_of_one_learner_lose_nothing(store):
@@ -171,8 +192,9 @@ def test_two_tabs_of_one_learner_lose_nothing(store):
         barrier.wait()
         for k in range(10):
             store.save_state(learner, {f"{name}:{k}": k})
-            store.record_attempt(learner, "checkpoint_2", {"tab": name, "k": k},
-                                 {"score": 0.1, "passed": False})
+            store.record_attempt(
+                learner, "checkpoint_2", {"tab": name, "k": k}, {"score": 0.1, "passed": False}
+            )
 
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(tab, ["left", "right"]))
@@ -183,16 +205,20 @@ def test_two_tabs_of_one_learner_lose_nothing(store):
 
 def test_one_identity_is_one_learner_even_under_concurrent_sign_ins(store):
     with ThreadPoolExecutor(8) as pool:
-        ids = list(pool.map(lambda _: store.learner_for_identity("Ada@Example.org", "Ada"),
-                            range(16)))
+        ids = list(
+            pool.map(lambda _: store.learner_for_identity("Ada@Example.org", "Ada"), range(16))
+        )
     assert len(set(ids)) == 1
     assert store.learner(ids[0]).identity == "ada@example.org"
     assert store.learner_for_identity("bob@example.org") != ids[0]
 
 
 def test_a_database_that_is_down_gives_a_message_not_a_driver_error():
-    down = LearnerStore(make_engine("postgresql+psycopg://nobody@127.0.0.1:9/none",
-                                    connect_args={"connect_timeout": 2}))
+    down = LearnerStore(
+        make_engine(
+            "postgresql+psycopg://nobody@127.0.0.1:9/none", connect_args={"connect_timeout": 2}
+        )
+    )
     with pytest.raises(StoreUnavailable, match="cannot be reached. You can keep working"):
         down.new_learner()
     with pytest.raises(StoreUnavailable):
@@ -263,8 +289,14 @@ def test_a_submission_is_stored_once_however_often_it_is_sent(store):
 def test_concurrent_retries_of_one_submission_store_one_attempt(store):
     learner, _ = store.new_learner()
     with ThreadPoolExecutor(8) as pool:
-        ids = set(pool.map(lambda _: store.record_attempt(
-            learner, "summative", {"a": 1}, {"score": 1.0, "passed": True}, "same"), range(16)))
+        ids = set(
+            pool.map(
+                lambda _: store.record_attempt(
+                    learner, "summative", {"a": 1}, {"score": 1.0, "passed": True}, "same"
+                ),
+                range(16),
+            )
+        )
     assert len(ids) == 1 and len(store.attempts(learner)) == 1
 
 
@@ -273,11 +305,14 @@ def test_an_older_draft_never_replaces_a_newer_one(store):
     t0 = now()
     later, earlier = t0 + timedelta(seconds=5), t0 - timedelta(seconds=5)
     assert store.save_state(learner, {"draft:x": "typed in tab A"}, {"draft:x": later}) == {
-        "draft:x": True}
+        "draft:x": True
+    }
     # Tab B's draft was made earlier and waited for the database: it is not written.
-    assert store.save_state(learner, {"draft:x": "typed in tab B", "draft:y": "new"},
-                            {"draft:x": earlier, "draft:y": earlier}) == {
-        "draft:x": False, "draft:y": True}
+    assert store.save_state(
+        learner,
+        {"draft:x": "typed in tab B", "draft:y": "new"},
+        {"draft:x": earlier, "draft:y": earlier},
+    ) == {"draft:x": False, "draft:y": True}
     assert store.load_state(learner) == {"draft:x": "typed in tab A", "draft:y": "new"}
     # A deletion is newer than the value it deletes, and an older value cannot come back.
     store.save_state(learner, {"draft:y": None}, {"draft:y": t0})
@@ -356,23 +391,27 @@ def test_a_read_only_database_file_recovers_without_a_restart(tmp_path):
     out = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].startswith("refused: Your work could not be saved: the database cannot "
-                               "be written"), out.stdout
+    assert lines[0].startswith(
+        "refused: Your work could not be saved: the database cannot be written"
+    ), out.stdout
     assert lines[1] == "saved: {'k': 'after'}"
 
 
-@pytest.mark.parametrize("name, shown", [
-    ("  Ada   Lovelace ", "Ada Lovelace"),
-    ("Ada\u202eecalevoL", "AdaecalevoL"),          # right-to-left override dropped
-    ("A\u200bd\u200da\ufeff", "Ada"),              # zero-width characters dropped
-    ("\u2068Bob\u2069\u200e", "Bob"),              # isolates and marks dropped
-    ("Ｃａｒｏｌ", "Carol"),                       # full-width letters: NFKC
-    ("e\u0301", "é"),                             # composed
-    ("x" + "\u0301" * 50, "x" + "\u0301" * 3),     # no towers of accents
-    ("line\nbreak\tand\x07bell", "line break andbell"),  # control characters: gone
-    ("\u3164\u200b", None),                        # nothing visible left
-    ("n" * 200, "n" * 80),
-])
+@pytest.mark.parametrize(
+    "name, shown",
+    [
+        ("  Ada   Lovelace ", "Ada Lovelace"),
+        ("Ada\u202eecalevoL", "AdaecalevoL"),  # right-to-left override dropped
+        ("A\u200bd\u200da\ufeff", "Ada"),  # zero-width characters dropped
+        ("\u2068Bob\u2069\u200e", "Bob"),  # isolates and marks dropped
+        ("Ｃａｒｏｌ", "Carol"),  # full-width letters: NFKC
+        ("e\u0301", "é"),  # composed
+        ("x" + "\u0301" * 50, "x" + "\u0301" * 3),  # no towers of accents
+        ("line\nbreak\tand\x07bell", "line break andbell"),  # control characters: gone
+        ("\u3164\u200b", None),  # nothing visible left
+        ("n" * 200, "n" * 80),
+    ],
+)
 def test_names_are_normalised_before_they_are_stored(store, name, shown):
     assert clean_name(name) == shown
     learner, _ = store.new_learner(name)

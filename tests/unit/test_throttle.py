@@ -39,8 +39,11 @@ def test_waits_are_capped_and_old_failures_expire():
 
 
 def test_a_lockout_closes_the_window_for_its_whole_length():
-    t = Throttle(ThrottleRule(free=100, window_s=600, base_wait_s=1, max_wait_s=1,
-                              lockout_after=3, lockout_s=900))
+    t = Throttle(
+        ThrottleRule(
+            free=100, window_s=600, base_wait_s=1, max_wait_s=1, lockout_after=3, lockout_s=900
+        )
+    )
     for i in range(3):
         t.failed(now=float(i))
     assert t.wait_s(now=2) == pytest.approx(900)
@@ -66,8 +69,16 @@ def test_the_password_rule_locks_a_session_after_ten_failures():
     assert t.wait_s(now=now) == pytest.approx(PASSWORD_PER_SESSION.lockout_s)
 
 
-@pytest.mark.parametrize("seconds, words", [(0.2, "1 second"), (1, "1 second"),
-                                            (7.1, "8 seconds"), (89, "89 seconds"),
-                                            (90, "2 minutes"), (900, "15 minutes")])
+@pytest.mark.parametrize(
+    "seconds, words",
+    [
+        (0.2, "1 second"),
+        (1, "1 second"),
+        (7.1, "8 seconds"),
+        (89, "89 seconds"),
+        (90, "2 minutes"),
+        (900, "15 minutes"),
+    ],
+)
 def test_waits_are_said_in_words_rounded_up(seconds, words):
     assert describe_wait(seconds) == words

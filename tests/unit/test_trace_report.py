@@ -29,8 +29,9 @@ IDS = [3, 17, 5, 17, 40, 2, 9]
 
 @pytest.fixture(scope="module")
 def model():
-    cfg = TransformerConfig(vocab_size=50, n_positions=16, n_embd=24, n_layer=3, n_head=4,
-                            init_std=0.2)
+    cfg = TransformerConfig(
+        vocab_size=50, n_positions=16, n_embd=24, n_layer=3, n_head=4, init_std=0.2
+    )
     return build_model(cfg, seed=4)
 
 
@@ -133,8 +134,9 @@ def test_sequential_heads_match_the_reference_and_keep_the_sum_identity(model):
     ids = torch.tensor([IDS])
     mine = forward_heads_in_sequence(model, ids, head_order=[2, 0, 3, 1])
     theirs = reference_sequential(model, ids, order=[2, 0, 3, 1])
-    np.testing.assert_allclose(mine["final_stream"][0].double().numpy(),
-                               theirs["final_stream"].numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        mine["final_stream"][0].double().numpy(), theirs["final_stream"].numpy(), atol=1e-5
+    )
     rebuilt = theirs["embeddings"] + sum(theirs["head_outputs"])
     assert float((rebuilt - theirs["final_stream"]).abs().max()) < 1e-12  # identity holds
 
@@ -146,10 +148,12 @@ def test_sequential_comparison_numbers(model):
     seq = reference_sequential(model, ids)["final_stream"]
     swapped = reference_sequential(model, ids, order=[1, 0, 2, 3])["final_stream"]
     assert cmp["identity_error"] < 1e-5
-    assert cmp["output_difference"] == pytest.approx(float((seq - par).norm() / par.norm()),
-                                                     rel=1e-4)
+    assert cmp["output_difference"] == pytest.approx(
+        float((seq - par).norm() / par.norm()), rel=1e-4
+    )
     assert cmp["order_effect_sequential"] == pytest.approx(
-        float((swapped - seq).norm() / seq.norm()), rel=1e-3)
+        float((swapped - seq).norm() / seq.norm()), rel=1e-3
+    )
     assert cmp["order_effect_sequential"] > 1e-3  # order matters in sequence...
     assert cmp["order_effect_parallel"] < 1e-6  # ...and not in parallel
 
@@ -161,8 +165,10 @@ def test_qk_terms_add_up_to_the_scores(model, trace):
         assert len(terms["shares"]) == expected_names
         assert sum(terms["shares"].values()) == pytest.approx(1.0)
         # Independent: the scores from the reference's q·k / sqrt(d_head).
-        qk = (model.layers[layer].W_Q[1].detach().double().T
-              @ model.layers[layer].W_K[1].detach().double()).numpy()
+        qk = (
+            model.layers[layer].W_Q[1].detach().double().T
+            @ model.layers[layer].W_K[1].detach().double()
+        ).numpy()
         x = trace.streams[layer]
         scores = x @ qk @ x.T / math.sqrt(model.config.d_head)
         total = sum(np.nan_to_num(t) for t in terms["terms"].values())

@@ -72,7 +72,7 @@ def test_the_repeat_is_predicted_in_context(trained):
     half = seqs.shape[1] // 2
     logits = model(seqs)["logits"]
     loss = F.cross_entropy(logits[:, :-1].transpose(1, 2), seqs[:, 1:], reduction="none")
-    first, second = loss[:, : half - 1].mean(), loss[:, half - 1:].mean()
+    first, second = loss[:, : half - 1].mean(), loss[:, half - 1 :].mean()
     assert float(first - second) >= 2.0
 
 
@@ -84,9 +84,14 @@ def _previous_token_scores(model, tokenizer) -> torch.Tensor:
     x = torch.tensor(ids[: n * WINDOW]).view(n, WINDOW)
     with torch.no_grad():
         layers = model.analyze(x)["analysis"]["layer_analyses"]
-    return torch.stack([
-        torch.stack([la["attention_weights"][:, :, i, i - 1] for i in range(1, WINDOW)])
-        .mean(dim=(0, 1)) for la in layers])
+    return torch.stack(
+        [
+            torch.stack([la["attention_weights"][:, :, i, i - 1] for i in range(1, WINDOW)]).mean(
+                dim=(0, 1)
+            )
+            for la in layers
+        ]
+    )
 
 
 def _induction_by_layer(model) -> torch.Tensor:
@@ -94,9 +99,14 @@ def _induction_by_layer(model) -> torch.Tensor:
     half = seqs.shape[1] // 2
     with torch.no_grad():
         layers = model.analyze(seqs)["analysis"]["layer_analyses"]
-    return torch.stack([
-        torch.stack([la["attention_weights"][:, :, half + j, j + 1] for j in range(half - 1)])
-        .mean(dim=(0, 1)) for la in layers])
+    return torch.stack(
+        [
+            torch.stack(
+                [la["attention_weights"][:, :, half + j, j + 1] for j in range(half - 1)]
+            ).mean(dim=(0, 1))
+            for la in layers
+        ]
+    )
 
 
 def test_a_previous_token_head_sits_before_the_induction_head(trained):
@@ -118,17 +128,29 @@ def test_a_previous_token_head_sits_before_the_induction_head(trained):
 LAYER0_MISSES: set[str] = set()
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="previous-token heads in layers "
-                                            "1–2, not 0 (see the model card)"))
-    if n in LAYER0_MISSES else n for n in TRAINED_MODELS])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            n,
+            marks=pytest.mark.xfail(
+                strict=True, reason="previous-token heads in layers 1–2, not 0 (see the model card)"
+            ),
+        )
+        if n in LAYER0_MISSES
+        else n
+        for n in TRAINED_MODELS
+    ],
+)
 def test_a_layer0_head_attends_to_the_previous_token(name):
     model, tokenizer = load_trained(name)
     assert float(_previous_token_scores(model, tokenizer)[0].max()) >= 0.5
 
 
-@pytest.mark.skipif(not (WIKITEXT / "valid.txt").is_file(),
-                    reason="WikiText-2 is not in the repository; run where ../shared/data is")
+@pytest.mark.skipif(
+    not (WIKITEXT / "valid.txt").is_file(),
+    reason="WikiText-2 is not in the repository; run where ../shared/data is",
+)
 @torch.no_grad()
 def test_held_out_loss_is_below_the_bigram_baseline(trained):
     import sys
@@ -138,16 +160,18 @@ def test_held_out_loss_is_below_the_bigram_baseline(trained):
 
     _, model, tokenizer = trained
     train_articles, held = split_articles(
-        read_articles([WIKITEXT / "valid.txt", WIKITEXT / "test.txt"]), holdout_every=10)
+        read_articles([WIKITEXT / "valid.txt", WIKITEXT / "test.txt"]), holdout_every=10
+    )
     train = torch.tensor([i for a in train_articles for i in tokenizer.encode(a)])
     held_ids = torch.tensor([i for a in held for i in tokenizer.encode(a)])
     x = held_ids[: (len(held_ids) // WINDOW) * WINDOW].view(-1, WINDOW)[:400]
     vocab = model.config.vocab_size
     counts = torch.zeros(vocab, vocab, dtype=torch.float64)
-    counts.index_put_((train[:-1], train[1:]), torch.ones(len(train) - 1, dtype=torch.float64),
-                      accumulate=True)
+    counts.index_put_(
+        (train[:-1], train[1:]), torch.ones(len(train) - 1, dtype=torch.float64), accumulate=True
+    )
     probs = (counts + 0.01) / (counts.sum(1, keepdim=True) + 0.01 * vocab)
     bigram = float(-torch.log(probs[x[:, :-1], x[:, 1:]]).mean())
-    logits = torch.cat([model(x[i:i + 50])["logits"] for i in range(0, len(x), 50)])
+    logits = torch.cat([model(x[i : i + 50])["logits"] for i in range(0, len(x), 50)])
     loss = float(F.cross_entropy(logits[:, :-1].reshape(-1, vocab), x[:, 1:].reshape(-1)))
     assert loss < bigram

@@ -28,8 +28,9 @@ def test_layer_zero_always_runs():
 
 
 def test_skipping_a_layer_equals_a_model_whose_layer_writes_nothing():
-    cfg = TransformerConfig(vocab_size=50, n_positions=16, n_embd=16, n_layer=3, n_head=2,
-                            init_std=0.5)  # large enough that every layer changes the loss
+    cfg = TransformerConfig(
+        vocab_size=50, n_positions=16, n_embd=16, n_layer=3, n_head=2, init_std=0.5
+    )  # large enough that every layer changes the loss
     model = build_model(cfg, seed=3)
     x = torch.randint(0, 50, (2, 12), generator=torch.Generator().manual_seed(1))
     assert torch.allclose(lm_loss(model, x, [True, True, True]), lm_loss(model, x))
@@ -44,8 +45,9 @@ def test_skipping_a_layer_equals_a_model_whose_layer_writes_nothing():
 def test_a_model_started_small_is_exactly_its_first_layers_until_it_grows():
     from training.train_interpretable import growing_layers, start_small
 
-    cfg = TransformerConfig(vocab_size=50, n_positions=16, n_embd=16, n_layer=4, n_head=2,
-                            init_std=0.5)
+    cfg = TransformerConfig(
+        vocab_size=50, n_positions=16, n_embd=16, n_layer=4, n_head=2, init_std=0.5
+    )
     model = build_model(cfg, seed=5)
     x = torch.randint(0, 50, (2, 12), generator=torch.Generator().manual_seed(2))
     whole_before = lm_loss(model, x)
@@ -70,8 +72,9 @@ def test_starting_at_full_depth_changes_nothing():
     cfg = TransformerConfig(vocab_size=50, n_positions=16, n_embd=16, n_layer=2, n_head=2)
     model, same = build_model(cfg, seed=1), build_model(cfg, seed=1)
     assert start_small(model, None) is True and start_small(model, 2) is True
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
-                                                 same.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.state_dict().values(), same.state_dict().values())
+    )
 
 
 def test_growth_waits_for_both_halves_of_the_circuit():

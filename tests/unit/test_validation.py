@@ -20,7 +20,12 @@ def test_validation_error_is_a_value_error():
 def test_spec_defaults_are_gpt2_small_shaped():
     cfg = TransformerConfig()
     assert (cfg.vocab_size, cfg.n_positions, cfg.n_embd, cfg.n_layer, cfg.n_head) == (
-        50257, 1024, 768, 12, 12)
+        50257,
+        1024,
+        768,
+        12,
+        12,
+    )
     assert cfg.bos_token_id == cfg.eos_token_id == 50256 and cfg.use_cache is True
     assert cfg.d_head == 64
 
@@ -107,8 +112,9 @@ def test_custom_budget_is_respected():
 
 def test_overflowing_stream_is_refused_with_a_message():
     # 12 layers at weight scale 0.5: the stream grows ~60x per layer and overflows float32.
-    cfg = TransformerConfig(vocab_size=100, n_positions=16, n_embd=256, n_layer=12, n_head=8,
-                            init_std=0.5)
+    cfg = TransformerConfig(
+        vocab_size=100, n_positions=16, n_embd=256, n_layer=12, n_head=8, init_std=0.5
+    )
     model = build_model(cfg, seed=0)
     with pytest.raises(ValidationError, match=r"overflowed after layer \d+.*weight scale 0.5"):
         model.analyze([1, 2, 3, 4])
@@ -127,24 +133,29 @@ def test_accepts_1d_2d_and_lists(model):
     assert model([1, 2, 3])["logits"].shape == (1, 3, 100)
 
 
-@pytest.mark.parametrize("bad, pattern", [
-    (torch.tensor([1.0, 2.0]), "integer dtype"),
-    (torch.tensor([True, False]), "integer dtype"),
-    (torch.zeros(1, 2, 3, dtype=torch.long), "1-D .* or 2-D .*got 3-D"),
-    (torch.zeros(1, 0, dtype=torch.long), "empty"),
-    ([], "empty"),
-    ([1, 2.5], "whole numbers; got 2.5"),
-    ([[1, 2], [3]], "rectangular"),
-    ("1, 2", "tensor or a list"),
-])
+@pytest.mark.parametrize(
+    "bad, pattern",
+    [
+        (torch.tensor([1.0, 2.0]), "integer dtype"),
+        (torch.tensor([True, False]), "integer dtype"),
+        (torch.zeros(1, 2, 3, dtype=torch.long), "1-D .* or 2-D .*got 3-D"),
+        (torch.zeros(1, 0, dtype=torch.long), "empty"),
+        ([], "empty"),
+        ([1, 2.5], "whole numbers; got 2.5"),
+        ([[1, 2], [3]], "rectangular"),
+        ("1, 2", "tensor or a list"),
+    ],
+)
 def test_rejects_malformed_ids(model, bad, pattern):
     with pytest.raises(ValidationError, match=pattern):
         model(bad)
 
 
 def test_out_of_range_names_value_position_and_range(model):
-    with pytest.raises(ValidationError,
-                       match=r"Token id 100 at position 2 is out of range: accepted ids are 0 to 99"):
+    with pytest.raises(
+        ValidationError,
+        match=r"Token id 100 at position 2 is out of range: accepted ids are 0 to 99",
+    ):
         model(torch.tensor([[4, 5, 100, 7]]))
     with pytest.raises(ValidationError, match=r"Token id -1 at batch 1, position 0"):
         model(torch.tensor([[4, 5], [-1, 2]]))
@@ -180,19 +191,25 @@ def test_text_with_any_separators_parses():
     assert parse_token_text(" 1, 15 ,27;89\n156  +7", 1000, 10) == [1, 15, 27, 89, 156, 7]
 
 
-@pytest.mark.parametrize("text, pattern", [
-    ("", "Enter at least one token id"),
-    ("  , ;", "Enter at least one token id"),
-    ("1, two, 3", r"Entry 2, 'two', is not a whole number"),
-    ("1, 2.5", r"Entry 2, '2.5', is not a whole number\. Token ids are whole numbers, without a decimal"),
-    ("1e3", r"'1e3', is not a whole number\. Token ids are whole numbers"),
-    ("5, -3", r"Entry 2, -3, is out of range: accepted ids are 0 to 999"),
-    ("1000", r"Entry 1, 1000, is out of range"),
-    ("1, " + "9" * 5000, r"Entry 2, '9{21}\.\.\.', is out of range"),
-    (", ".join(["1"] * 11), "You entered 11 token ids; at most 10"),
-    ("1," * 20_001, "characters long"),
-    ("0x10", "is not a whole number"),
-])
+@pytest.mark.parametrize(
+    "text, pattern",
+    [
+        ("", "Enter at least one token id"),
+        ("  , ;", "Enter at least one token id"),
+        ("1, two, 3", r"Entry 2, 'two', is not a whole number"),
+        (
+            "1, 2.5",
+            r"Entry 2, '2.5', is not a whole number\. Token ids are whole numbers, without a decimal",
+        ),
+        ("1e3", r"'1e3', is not a whole number\. Token ids are whole numbers"),
+        ("5, -3", r"Entry 2, -3, is out of range: accepted ids are 0 to 999"),
+        ("1000", r"Entry 1, 1000, is out of range"),
+        ("1, " + "9" * 5000, r"Entry 2, '9{21}\.\.\.', is out of range"),
+        (", ".join(["1"] * 11), "You entered 11 token ids; at most 10"),
+        ("1," * 20_001, "characters long"),
+        ("0x10", "is not a whole number"),
+    ],
+)
 def test_text_box_refusals(text, pattern):
     with pytest.raises(ValidationError, match=pattern):
         parse_token_text(text, 1000, 10)
