@@ -83,10 +83,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: str, log_path: Path) -> tuple[subprocess.Popen, str]:
+def start_server(
+    data_dir: str, log_path: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str]:
+    """``streamlit run app.py`` on a free port with its learner data in ``data_dir`` (and the
+    environment overrides in ``env``); returns the process and its base URL once healthy."""
     port = _free_port()
+    overrides = env or {}
     env = {**os.environ, "LAB_DATA_DIR": data_dir, "LAB_RUN_CODE": "off"}
     env.pop("LAB_DATABASE_URL", None)
+    env.update(overrides)
     log = open(log_path, "w")  # noqa: SIM115 - the server's log, open while it runs
     proc = subprocess.Popen(
         [

@@ -572,35 +572,12 @@ class LearnerStore:
             q = q.where(attempts.c.bank_id == bank_id)
         with self._tx() as conn:
             rows = conn.execute(q).all()
-        return [
-            Attempt(
-                id=r.id,
-                learner_id=r.learner_id,
-                bank_id=r.bank_id,
-                submitted_at=r.submitted_at,
-                answers=r.answers,
-                result=r.result,
-                score=r.score,
-                passed=r.passed,
-            )
-            for r in rows
-        ]
+        return [_attempt(r) for r in rows]
 
     def attempt(self, attempt_id: int) -> Attempt | None:
         with self._tx() as conn:
             r = conn.execute(sa.select(attempts).where(attempts.c.id == attempt_id)).first()
-        if r is None:
-            return None
-        return Attempt(
-            id=r.id,
-            learner_id=r.learner_id,
-            bank_id=r.bank_id,
-            submitted_at=r.submitted_at,
-            answers=r.answers,
-            result=r.result,
-            score=r.score,
-            passed=r.passed,
-        )
+        return None if r is None else _attempt(r)
 
     def progress(self, learner_id: int) -> dict[str, dict[str, Any]]:
         """bank id → {"score": best, "passed": any attempt passed, "attempts": count}, computed
@@ -812,6 +789,19 @@ def clean_name(name: Any) -> str | None:
             marks = 0
     cleaned = " ".join("".join(out).split())[:MAX_NAME_CHARS].strip()
     return cleaned or None
+
+
+def _attempt(row) -> Attempt:
+    return Attempt(
+        id=row.id,
+        learner_id=row.learner_id,
+        bank_id=row.bank_id,
+        submitted_at=row.submitted_at,
+        answers=row.answers,
+        result=row.result,
+        score=row.score,
+        passed=row.passed,
+    )
 
 
 def _learner(row) -> Learner:

@@ -11,12 +11,8 @@ ones cut), then writable again without touching the app's server.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -69,62 +65,16 @@ def class_database(postgres_url):
 
 @pytest.fixture(scope="module")
 def server(class_database, tmp_path_factory):
+    from tests.server.test_load_server import _bench
+
     url, _ = class_database
     log = tmp_path_factory.mktemp("faults") / "server.log"
-    port = _free_port()
-    env = {
-        **os.environ,
-        "LAB_DATABASE_URL": url,
-        "LAB_RUN_CODE": "off",
-        "LAB_DATA_DIR": tempfile.mkdtemp(prefix="lab-faults-"),
-    }
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.fileWatcherType",
-                "none",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    base = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(base + "_stcore/health", timeout=2) as r:
-                if r.read() == b"ok":
-                    break
-        except OSError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.3)
+    proc, base = _bench().start_server(
+        tempfile.mkdtemp(prefix="lab-faults-"), log, env={"LAB_DATABASE_URL": url}
+    )
     yield base
     proc.terminate()
     proc.wait(timeout=20)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _warnings(result) -> list[str]:

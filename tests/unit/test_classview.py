@@ -7,6 +7,7 @@ import csv
 import io
 
 import pytest
+import sqlalchemy as sa
 
 from core.assessment import grade, load_bank
 from core.classview import (
@@ -41,13 +42,18 @@ WRONG = {
 }
 
 
-@pytest.fixture
-def filled(tmp_path):
+def small_bank_and_store(tmp_path):
+    """The small test bank, and an empty learner database beside it."""
     path = tmp_path / "small.yaml"
     path.write_text(SMALL_BANK, encoding="utf-8")
-    bank = load_bank(path)
     store = LearnerStore.from_url(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     store.migrate()
+    return load_bank(path), store
+
+
+@pytest.fixture
+def filled(tmp_path):
+    bank, store = small_bank_and_store(tmp_path)
     ada, _ = store.new_learner("Ada")
     bob, _ = store.new_learner()  # no name: shown by number
     ids = {}
@@ -146,15 +152,9 @@ def test_an_empty_class_gives_empty_tables(tmp_path):
 def test_a_name_that_a_spreadsheet_would_run_is_exported_as_text(tmp_path, name):
     """OWASP's rule for CSV injection: a text cell starting with = + - @ tab or carriage return
     gets a leading quote, whatever column it is in."""
-    path = tmp_path / "small.yaml"
-    path.write_text(SMALL_BANK, encoding="utf-8")
-    bank = load_bank(path)
-    store = LearnerStore.from_url(f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    store.migrate()
+    bank, store = small_bank_and_store(tmp_path)
     learner, _ = store.new_learner()
     with store.engine.begin() as conn:  # stored as given (a name from before names were cleaned)
-        import sqlalchemy as sa
-
         conn.execute(sa.text("UPDATE learners SET display_name = :n"), {"n": name})
     store.record_attempt(learner, "small", RIGHT, grade(bank, RIGHT).to_dict())
     rows = list(csv.reader(io.StringIO(export_csv(ClassData.load(store, {"small": bank})))))
@@ -175,14 +175,9 @@ def test_only_text_cells_that_start_like_a_formula_change(value, safe):
 
 
 def test_names_in_the_class_view_are_cleaned_even_if_stored_raw(tmp_path):
-    path = tmp_path / "small.yaml"
-    path.write_text(SMALL_BANK, encoding="utf-8")
-    bank = load_bank(path)
-    store = LearnerStore.from_url(f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    store.migrate()
+    bank, store = small_bank_and_store(tmp_path)
     ada, _ = store.new_learner("Ada")
     mimic, _ = store.new_learner()
-    import sqlalchemy as sa
 
     with store.engine.begin() as conn:
         conn.execute(
