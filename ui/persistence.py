@@ -691,15 +691,27 @@ def resume_link(code: str) -> str | None:
 
 
 def _copy_button(link: str) -> None:
-    """A real button that copies the resume link (the link is also shown beside it)."""
+    """A real button that copies the resume link (the link is also shown below it), with a
+    status line a screen reader announces. The script is attached by id: no inline handler, and
+    the link enters the page only as a JSON string inside the script (``</`` escaped)."""
+    element = "lab-copy-" + hashlib.sha256(link.encode()).hexdigest()[:10]
+    literal = json.dumps(link).replace("</", "<\\/")
     st.html(
-        "<button type='button' class='lab-copy' style='padding:0.3rem 0.75rem;"
+        f'<button type="button" id="{element}" style="padding:0.3rem 0.75rem;'
         "border-radius:0.5rem;border:1px solid #1f5fa8;background:#fff;color:#1f5fa8;"
-        "cursor:pointer' onclick=\"navigator.clipboard.writeText("
-        f"{json.dumps(link)}).then(() => {{ this.nextElementSibling.textContent = "
-        "'Copied.'; }, () => { this.nextElementSibling.textContent = "
-        "'Copying is blocked here: select the link below and copy it.'; })\">"
-        "Copy my resume link</button> <span role='status' aria-live='polite'></span>",
+        f'cursor:pointer">Copy my resume link</button> '
+        f'<span id="{element}-status" role="status" aria-live="polite"></span>'
+        "<script>(() => {"
+        f'const button = document.getElementById("{element}");'
+        f'const status = document.getElementById("{element}-status");'
+        "if (!button || button.dataset.ready) return;"
+        'button.dataset.ready = "1";'
+        'button.addEventListener("click", () => navigator.clipboard'
+        f".writeText({literal})"
+        '.then(() => { status.textContent = "Copied."; },'
+        '      () => { status.textContent = "Copying is blocked here: select the link below '
+        'and copy it."; }));'
+        "})();</script>",
         unsafe_allow_javascript=True,
         width="content",
     )

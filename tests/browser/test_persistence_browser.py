@@ -296,7 +296,14 @@ def test_a_resume_link_to_another_record_asks_first(browser, app_url, lab_data_d
         pg.get_by_role("button", name=f"Open the work of {theirs[:4]}-…").click()
         wait_for_app_idle(pg)
         assert code_in_sidebar(pg) == theirs
-        expect(pg.get_by_role("button", name="Copy my resume link")).to_be_visible()
+        copy = pg.get_by_role("button", name="Copy my resume link")
+        expect(copy).to_be_visible()
+        context.grant_permissions(["clipboard-read", "clipboard-write"])
+        copy.click()
+        expect(sidebar(pg).locator('span[role="status"]')).to_have_text("Copied.")
+        copied = pg.evaluate("navigator.clipboard.readText()")
+        assert copied.endswith(f"architecture?learner={theirs}"), copied
+        assert "textContent" not in sidebar(pg).inner_text()  # no script shown as text
         screenshot(pg, "resume-link-opened")
         pg.reload()  # the cookie now holds the link's code
         wait_for_app_idle(pg)
