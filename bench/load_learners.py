@@ -11,8 +11,9 @@ simultaneous interactions is close to N times the time of one. A learner:
 1. opens the home page, then every lesson page in order (Architecture, Residual stream, Circuits,
    Production mapping), answering and submitting each page's checkpoint (a seeded mix of right
    and wrong answers, different for every learner);
-2. reloads in the middle (a new session on the same address, with the resume code) and checks
-   that exactly their own progress came back;
+2. continues in the middle on "another device" (a new session opened with the resume link;
+   the learner opens the link's record when the app asks) and checks that exactly their own
+   progress came back;
 3. takes the final assessment (answer, review, submit).
 
 Checked for every learner: no exception and no error box; each shown score equals ``grade()`` of
@@ -156,6 +157,7 @@ def learner(index: int, seed: int, run: LearnerRun):
                 at.query_params["learner"] = code
                 at.switch_page(f"pages/{slug}.py")
                 _timed(run, f"reload {slug}", at)
+                at = _press(run, at, f"Open the work of {code[:4]}-…", f"open link {slug}")
                 if at.session_state[persistence.LEARNER]["code"] != code:
                     run.crosstalk.append("the reload resumed another learner")
                 restored = {b: at.session_state[PROGRESS_KEY].get(b) for b in progress}

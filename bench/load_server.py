@@ -10,8 +10,9 @@ last of them has its answer is the **burst time** of N simultaneous interactions
 
 A learner opens Home and each lesson page, moves the layer / head / stream pickers on the pages
 that have them, answers each checkpoint one widget at a time (a seeded mix of choices, different
-per learner, and an essay that carries the learner's number), submits, reloads in the middle (a
-new connection with the resume code in the address) and takes the final assessment (answer,
+per learner, and an essay that carries the learner's number), submits, continues in the middle
+on "another device" (a new connection with the resume link; the learner opens the link's
+record when the app asks) and takes the final assessment (answer,
 review, submit). Checked for each learner: no exception drawn; after the reload the sidebar
 shows the learner's own progress; the score drawn after each submission equals ``grade()`` of
 the answers stored for that learner; the database holds exactly that learner's submissions and
@@ -84,10 +85,11 @@ def _free_port() -> int:
 
 
 def start_server(
-    data_dir: str, log_path: Path, env: dict[str, str] | None = None
+    data_dir: str, log_path: Path, env: dict[str, str] | None = None, script: str = "app.py"
 ) -> tuple[subprocess.Popen, str]:
-    """``streamlit run app.py`` on a free port with its learner data in ``data_dir`` (and the
-    environment overrides in ``env``); returns the process and its base URL once healthy."""
+    """``streamlit run app.py`` (or ``script``) on a free port with its learner data in
+    ``data_dir`` (and the environment overrides in ``env``); returns the process and its base
+    URL once healthy."""
     port = _free_port()
     overrides = env or {}
     env = {**os.environ, "LAB_DATA_DIR": data_dir, "LAB_RUN_CODE": "off"}
@@ -100,7 +102,7 @@ def start_server(
             "-m",
             "streamlit",
             "run",
-            "app.py",
+            script,
             "--server.headless",
             "true",
             "--server.port",
@@ -200,12 +202,14 @@ def walk(me: Learner, base: str):
             yield from _answer_steps(me, s, bank_id)
             yield f"submit {bank_id}", s.click("Submit answers")
             _note_points(me, bank_id, s.last)
-        if n == 1:  # a reload in the middle: a new connection, with the resume link
+        if n == 1:  # another device in the middle: a new connection with the resume link,
+            # and the learner opens the link's record when the app asks
             progress = _progress_lines(s.last)
             yield "close", s.__aexit__(None, None, None)
             s = Session(base, query_string=f"learner={me.code}")
             yield "connect", s.__aenter__()
             yield f"reload {slug}", s.open(slug)
+            yield f"open link {slug}", s.click(f"Open the work of {me.code[:4]}-…")
             if _progress_lines(s.last) != progress:
                 me.crosstalk.append(
                     f"progress after the reload {_progress_lines(s.last)} != {progress}"

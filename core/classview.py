@@ -8,7 +8,9 @@ and the learner's own report always agree.
 
 from __future__ import annotations
 
+import csv
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -234,14 +236,19 @@ def essays(data: ClassData) -> list[dict[str, Any]]:
 
 #: A cell starting with one of these is a formula to a spreadsheet (OWASP, CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: A separator inside a cell followed by a formula character: a spreadsheet that splits on that
+#: separator (";" in many European locales) would start a formula cell there.
+_SEPARATED_FORMULA = re.compile(r"([,;\t|])(?=[=+\-@])")
 
 
 def csv_safe(value: Any) -> Any:
-    """A text cell a spreadsheet will show as text: one that starts like a formula gets a
-    leading single quote (OWASP's rule). Numbers and other values are returned unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    """A text cell a spreadsheet will show as text, whatever separator it splits on: one that
+    starts like a formula gets a leading single quote (OWASP's rule), and so does every formula
+    character that follows a separator inside it. Numbers and other values are unchanged."""
+    if not isinstance(value, str):
+        return value
+    value = _SEPARATED_FORMULA.sub(r"\1'", value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def export_csv(data: ClassData) -> str:
@@ -266,7 +273,9 @@ def export_csv(data: ClassData) -> str:
         for lo, m in r.objective_mastery.items():
             row[f"objective:{lo}"] = round(m, 6)
         rows.append({k: csv_safe(v) for k, v in row.items()})
-    return pd.DataFrame(rows).to_csv(index=False)
+    # Every text cell in quotes: a name with a separator in it (",", or ";" where a spreadsheet
+    # splits on semicolons) stays one cell, so nothing after it can start a formula cell.
+    return pd.DataFrame(rows).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC)
 
 
 def _utc(t) -> str:

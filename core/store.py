@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import secrets
@@ -43,6 +44,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+LOG = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = REPO_ROOT / "migrations"
 #: Where the default SQLite file goes unless LAB_DATA_DIR says otherwise.
@@ -294,6 +296,8 @@ class LearnerStore:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._keys: dict[str, bytes] = {}  # app keys, read once (they never change)
+        self._keys_lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str | sa.URL | None = None, **engine_kwargs: Any) -> LearnerStore:
@@ -323,7 +327,8 @@ class LearnerStore:
                     except Exception:  # noqa: BLE001 - the connection is gone already
                         pass
                     raise
-        except sa.exc.DBAPIError as err:  # includes OperationalError (down, full, locked)
+        except sa.exc.SQLAlchemyError as err:  # down, full, read-only, locked, pool timeout
+            LOG.warning("A learner-database transaction failed: %s", type(err).__name__)
             self.engine.dispose()
             raise _unavailable(err) from err
 
@@ -378,15 +383,24 @@ class LearnerStore:
             row = conn.execute(
                 sa.select(learners.c.id).where(learners.c.code_hash == code_hash)
             ).first()
-            if row is None:
-                raise InvalidResumeCode(
-                    "No learner has that resume code. Check it against the one shown in your "
-                    "sidebar (letters and digits, such as ABCD-EFGH-JKMN), or start afresh."
-                )
-            conn.execute(
-                learners.update().where(learners.c.id == row.id).values(last_seen_at=now())
+        if row is None:
+            raise InvalidResumeCode(
+                "No learner has that resume code. Check it against the one shown in your "
+                "sidebar (letters and digits, such as ABCD-EFGH-JKMN), or start afresh."
             )
+        self._touch(int(row.id))
         return int(row.id)
+
+    def _touch(self, learner_id: int) -> None:
+        """Note when a learner was last seen, if the database can be written just now (a
+        read-only database still opens everyone's records)."""
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    learners.update().where(learners.c.id == learner_id).values(last_seen_at=now())
+                )
+        except StoreUnavailable:
+            pass
 
     def find_code(self, code: str) -> int | None:
         """The learner with this resume code, or None (no error) when nobody has it yet."""
@@ -414,17 +428,26 @@ class LearnerStore:
 
     def app_key(self, name: str) -> bytes:
         """A random 32-byte secret kept in the database under ``name``, made on first use
-        (the same for every process and after restarts)."""
+        (the same for every process and after restarts). Read once per process; a read-only
+        database that has the key already serves it."""
+        key = self._keys.get(name)
+        if key is not None:
+            return key
+        select = sa.select(app_keys.c.value).where(app_keys.c.name == name)
         with self._tx() as conn:
-            conn.execute(
-                _insert(conn)(app_keys)
-                .values(name=name, value=secrets.token_hex(32), created_at=now())
-                .on_conflict_do_nothing(index_elements=["name"])
-            )
-            value = conn.execute(
-                sa.select(app_keys.c.value).where(app_keys.c.name == name)
-            ).scalar_one()
-        return bytes.fromhex(value)
+            value = conn.execute(select).scalar()
+        if value is None:
+            with self._tx() as conn:
+                conn.execute(
+                    _insert(conn)(app_keys)
+                    .values(name=name, value=secrets.token_hex(32), created_at=now())
+                    .on_conflict_do_nothing(index_elements=["name"])
+                )
+                value = conn.execute(select).scalar_one()
+        key = bytes.fromhex(value)
+        with self._keys_lock:
+            self._keys.setdefault(name, key)
+        return self._keys[name]
 
     def learner_for_identity(self, identity: str, display_name: str | None = None) -> int:
         """The signed-in learner's id, created on first sign-in (safe under concurrent calls)."""

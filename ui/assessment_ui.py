@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -557,7 +556,7 @@ def _on_submit(bank_id: str, attempt: int, run_code: bool, from_widgets: bool) -
     ss[k.error] = None
     ss[k.result] = result
     ss[k.stage] = "result"
-    ss[k.submission] = key = uuid.uuid4().hex
+    ss[k.submission] = key = persistence.submission_key(bank_id, attempt, answers)
     ss[k.attempt_id] = persistence.record_attempt(bank_id, answers, result.to_dict(), key)
     _save_flow(bank_id)
     record(bank_id, result.score, result.passed)

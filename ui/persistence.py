@@ -39,6 +39,7 @@ import hmac
 import json
 import logging
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,7 @@ from core.store import (
     InvalidResumeCode,
     LearnerStore,
     StoreUnavailable,
+    clean_name,
     default_url,
     describe_location,
     new_resume_code,
@@ -96,10 +98,16 @@ ERROR = "lab_store_error"
 NOTICE = "lab_store_notice"
 COOKIE_SET = "lab_cookie_set"
 LINK_CHOICE = "lab_link_choice"  # {"code", "id"}: a link's record, waiting for the learner
+LINK_PENDING = "lab_link_pending"  # a link's code read from the address, not dealt with yet
+NONCE = "lab_session_nonce"  # random per session: part of each submission's key
+PENDING_NAME = "lab_pending_name"  # a display name not saved yet
 THROTTLE = "lab_resume_throttle"
 CODE_INPUT = "lab_w_resume_code"
 NAME_INPUT = "lab_w_display_name"
 SESSION_KEYS = (
+    LINK_PENDING,
+    NONCE,
+    PENDING_NAME,
     LEARNER,
     RESTORED,
     LOADED,
@@ -117,7 +125,7 @@ SESSION_KEYS = (
 )
 
 QUERY_PARAM = "learner"
-COOKIE = "lab_learner"
+LEGACY_COOKIE = "lab_learner"  # the cookie of earlier versions: a bare code, not signed
 
 
 @dataclass(frozen=True)
@@ -228,19 +236,35 @@ def signed_in_identity() -> tuple[str, str | None] | None:
 
 
 def _link_code() -> str | None:
+    """A resume link's code: taken out of the address at once (it is a secret; the cookie keeps
+    the code once chosen) and kept in the session until it has been dealt with, so a database
+    that cannot answer right now does not lose it."""
+    ss = st.session_state
     code = st.query_params.get(QUERY_PARAM)
-    return code or None
+    if QUERY_PARAM in st.query_params:
+        del st.query_params[QUERY_PARAM]
+    if code:
+        ss[LINK_PENDING] = code[:200]
+    return ss.get(LINK_PENDING)
 
 
-def _cookie_raw() -> str | None:
+def _cookie_raw(name: str) -> str | None:
     try:
-        value = st.context.cookies.get(COOKIE)
+        value = st.context.cookies.get(name)
     except Exception:  # noqa: BLE001 - no request context (a test harness)
         return None
     return value if isinstance(value, str) and value else None
 
 
 COOKIE_KEY = "resume-cookie"
+
+
+def cookie_name(store: LearnerStore) -> str:
+    """The cookie's name, made from this database's own key: two copies of the lab on one host
+    (another port, another path) that keep their records in different databases use different
+    cookies instead of overwriting each other's; two servers of one class share one."""
+    tag = hmac.new(store.app_key(COOKIE_KEY), b"cookie name", hashlib.sha256).hexdigest()[:10]
+    return f"{LEGACY_COOKIE}_{tag}"
 
 
 def _signature(store: LearnerStore, code: str) -> str:
@@ -256,18 +280,28 @@ def cookie_value(store: LearnerStore, code: str) -> str:
 
 
 def _cookie_code(store: LearnerStore) -> tuple[str, bool] | None:
-    """This browser's code and whether this app signed it (False: a cookie from before
-    signing, or a forged one, checked like a typed code)."""
-    raw = _cookie_raw()
+    """This browser's code, and whether this app signed it. A signed cookie holds a code this
+    app gave out. A cookie whose signature does not match (made up, or signed by a database
+    that has since been replaced) is ignored without a word: it is not a guess to count. Only
+    an unsigned code under the old cookie name (from before cookies were signed) is returned
+    with False, to be checked like a typed code."""
+    raw = _cookie_raw(cookie_name(store))
+    legacy = raw is None
+    if legacy:
+        raw = _cookie_raw(LEGACY_COOKIE)
     if not raw:
         return None
-    code, _, signature = raw.partition(".")
+    code, dot, signature = raw.partition(".")
     try:
         code = normalise_code(code)
     except InvalidResumeCode:
         return None
-    signed = bool(signature) and hmac.compare_digest(signature, _signature(store, code))
-    return code, signed
+    if not dot:
+        return (code, False) if legacy else None
+    if hmac.compare_digest(signature, _signature(store, code)):
+        return code, True
+    LOG.info("A resume-code cookie with a signature that does not match was ignored")
+    return None
 
 
 def learner() -> dict[str, Any] | None:
@@ -331,6 +365,7 @@ def start_session() -> LoadedRecord | None:
     if ss.get(RESTORED):
         flush()
         return ss.pop(LOADED, None)
+    _link_code()  # out of the address at once, even while the database cannot answer
     store = get_store()
     if store is None:
         return None  # try again on the next interaction; the session works on its own meanwhile
@@ -382,33 +417,28 @@ def _resolve_learner(store: LearnerStore) -> LoadedRecord:
         code, signed = cookie
         if signed:  # a code this app gave this browser, perhaps with nothing saved yet
             mine = (store.find_code(code), code)
-        else:  # unsigned: from before cookies were signed, or made up: checked like a guess
+        else:  # from before cookies were signed: checked like a guess
             try:
                 mine = (_check_code(store, code), code)
             except InvalidResumeCode:
                 mine = None
+    if mine is None:
+        mine = (None, new_resume_code())
     if link:
-        # Read once, then out of the address: the code is a secret (the cookie keeps it).
-        del st.query_params[QUERY_PARAM]
-        if mine is None or not _same_code(link, mine[1]):
+        if not _same_code(link, mine[1]):
             try:
                 linked = (_check_code(store, link), normalise_code(link))
             except InvalidResumeCode as err:
-                notify(
-                    f"The resume code in the address was not used: {err}"
-                    + ("" if mine else " A new record is started for you below.")
-                )
+                notify(f"The resume code in the address was not used: {err}")
                 linked = None
             except ResumeThrottled as err:
                 notify(f"The resume code in the address was not checked: {err}")
                 linked = None
             if linked is not None:
-                if mine is None or mine[0] is None:
-                    mine = linked  # a browser with no record of its own: open the link
-                else:
-                    ss[LINK_CHOICE] = {"code": linked[1], "id": linked[0]}
-    if mine is None:
-        mine = (None, new_resume_code())
+                # Never switch silently, not even a browser with nothing saved yet: the learner
+                # chooses (link_choice). Until then, work goes to this browser's own record.
+                ss[LINK_CHOICE] = {"code": linked[1], "id": linked[0]}
+        ss.pop(LINK_PENDING, None)
     learner_id, code = mine
     stored = store.learner(learner_id) if learner_id is not None else None
     ss[LEARNER] = {
@@ -438,12 +468,23 @@ def remember(values: dict[str, Any]) -> None:
     flush()
 
 
+def submission_key(bank_id: str, attempt: int, answers: Mapping[str, Any]) -> str:
+    """The key of one submission: the same answers to the same attempt in this session give the
+    same key, so a double click (or a retry) is stored once; changed answers are a new one."""
+    ss = st.session_state
+    nonce = ss.setdefault(NONCE, secrets.token_hex(16))
+    content = json.dumps([bank_id, attempt, answers], sort_keys=True, default=str)
+    return hashlib.sha256(f"{nonce}|{content}".encode()).hexdigest()[:40]
+
+
 def record_attempt(
     bank_id: str, answers: dict[str, Any], result: dict[str, Any], submission_key: str
 ) -> int | None:
     """Store a graded submission under its key (one per press of Submit): stored exactly once,
     now or when the database is back. Returns its id, or None while it waits."""
     ss = st.session_state
+    if saved_attempt(submission_key) is not None:  # the same submission again (a double click)
+        return saved_attempt(submission_key)
     queued = ss.setdefault(PENDING_ATTEMPTS, [])
     if not any(item["key"] == submission_key for item in queued):
         queued.append(
@@ -481,7 +522,7 @@ def _too_large(pending: dict[str, tuple[Any, Any]]) -> list[str]:
 def flush() -> None:
     """Write what is pending; keep it pending (with the message) when the database fails."""
     ss = st.session_state
-    if ss.get(FLUSHING) or (not ss.get(PENDING) and not ss.get(PENDING_ATTEMPTS)):
+    if ss.get(FLUSHING) or not (ss.get(PENDING) or ss.get(PENDING_ATTEMPTS) or PENDING_NAME in ss):
         return
     store, who = _store_and_learner()
     if store is None or who is None:
@@ -522,6 +563,9 @@ def flush() -> None:
             for key, entry in batch.items():  # a newer value may have arrived meanwhile
                 if pending.get(key) is entry:
                     pending.pop(key)
+        if PENDING_NAME in ss:
+            who["name"] = store.set_display_name(learner_id, ss[PENDING_NAME])
+            ss.pop(PENDING_NAME)
     except StoreUnavailable as err:
         _set_error(str(err))
         return
@@ -551,10 +595,23 @@ def reviews_for(attempt_id: int | None) -> dict[str, tuple[float, str]]:
 
 
 # -- switching learner (a code typed in, or a link's record chosen) -------------------------------
+def has_pending() -> bool:
+    """Whether this session holds work the database has not taken yet."""
+    ss = st.session_state
+    return bool(ss.get(PENDING) or ss.get(PENDING_ATTEMPTS) or PENDING_NAME in ss)
+
+
 def _switch_to(store: LearnerStore, learner_id: int, code: str) -> None:
-    """Make ``learner_id`` this session's learner; the features take over at the next run."""
+    """Make ``learner_id`` this session's learner; the features take over at the next run.
+    Raises :class:`StoreUnavailable` (and switches nothing) while this session's own work
+    cannot be saved: it would be lost with the switch."""
     ss = st.session_state
     flush()  # the current record keeps what it had
+    if has_pending():
+        raise StoreUnavailable(
+            "The other record is not opened yet: your work here could not be saved, and it "
+            "would be lost. Try again once the database is back; nothing is lost meanwhile."
+        )
     record = _load(store, learner_id, replaces=True)
     for key in (PENDING, PENDING_ATTEMPTS, LINK_CHOICE):
         ss.pop(key, None)
@@ -610,14 +667,17 @@ def _on_link_open() -> None:
         _switch_to(store, choice["id"], choice["code"])
         notify(f"Opened the saved work of {_masked(choice['code'])}; this browser now keeps it.")
     except StoreUnavailable as err:
-        notify(str(err))
+        choice["problem"] = str(err)  # said in the question's box; the question stays
 
 
 def _on_link_keep() -> None:
     ss = st.session_state
     ss.pop(LINK_CHOICE, None)
     who = learner() or {}
-    notify(f"You keep working as {_masked(who.get('code') or '')}; the link was not used.")
+    if who.get("id") is None:
+        notify("The link was not used: you are working on a new record of your own.")
+    else:
+        notify(f"You keep working as {_masked(who.get('code') or '')}; the link was not used.")
 
 
 def link_choice() -> None:
@@ -627,53 +687,85 @@ def link_choice() -> None:
     if not choice or not who or not who.get("code"):
         return
     mine, theirs = _masked(who["code"]), _masked(choice["code"])
+    fresh = who.get("id") is None  # this browser has saved nothing of its own yet
     with st.container(border=True):
-        st.markdown(
-            f"**This link opens the saved work of code {theirs}** You are working "
-            f"as {mine} in this browser. Open the link's work, or keep working as "
-            f"{mine}? Nothing changes until you choose."
-        )
+        if fresh:
+            st.markdown(
+                f"**This link opens the saved work of code {theirs}** Open it if it is yours "
+                f"(on another device, this is how you continue). Until you do, what you do "
+                f"here is kept as a new record of its own."
+            )
+        else:
+            st.markdown(
+                f"**This link opens the saved work of code {theirs}** You are working "
+                f"as {mine} in this browser. Open the link's work, or keep working as "
+                f"{mine}? Nothing changes until you choose."
+            )
+        if choice.get("problem"):
+            st.warning(choice["problem"], icon="💾")
         c1, c2 = st.columns(2)
-        c1.button(f"Open the work of {theirs}", key="lab_link_open", on_click=_on_link_open)
+        c1.button(
+            f"Open the work of {theirs}",
+            key="lab_link_open",
+            on_click=_on_link_open,
+            type="primary" if fresh else "secondary",
+        )
         c2.button(
-            f"Keep working as {mine}", key="lab_link_keep", on_click=_on_link_keep, type="primary"
+            "Start a new record instead" if fresh else f"Keep working as {mine}",
+            key="lab_link_keep",
+            on_click=_on_link_keep,
+            type="secondary" if fresh else "primary",
         )
 
 
 def _on_name() -> None:
+    """Save the name now, or with the rest of the pending work once the database is back."""
     ss = st.session_state
-    who = learner()
-    store = get_store()
-    if who is None or store is None:
+    if learner() is None:
         notify("The database cannot be reached, so your name cannot be saved now.")
         return
-    try:
-        learner_id = _ensure_row(store, who)
-        who["name"] = store.set_display_name(learner_id, ss.get(NAME_INPUT))
-        ss[NAME_INPUT] = who["name"] or ""
-        notify("Your name is saved." if who["name"] else "Your name is removed.")
-    except StoreUnavailable as err:
-        notify(str(err))
+    ss[PENDING_NAME] = clean_name(ss.get(NAME_INPUT))
+    flush()
+    if PENDING_NAME in ss:
+        notify("Your name is not saved yet; it will be as soon as the database is back.")
+        return
+    name = learner()["name"]
+    ss[NAME_INPUT] = name or ""
+    notify("Your name is saved." if name else "Your name is removed.")
 
 
 # -- the sidebar panel -----------------------------------------------------------------------------
-def _set_cookie(code: str) -> None:
+def _set_cookie(code: str, unsaved: bool) -> None:
     """Remember the code in this browser (a first-party cookie, one year, ``Secure`` over
-    HTTPS, signed: :func:`cookie_value`), once per session and code."""
+    HTTPS, signed: :func:`cookie_value`), once per session and code.
+
+    ``unsaved``: this session's record holds nothing yet. If another tab of this browser set
+    its own code in the meantime (two tabs opened at once on a first visit), this tab reloads
+    once to join that record instead of taking the cookie over, so the browser ends with one
+    record, not two."""
     ss = st.session_state
     if ss.get(COOKIE_SET) == code:
         return
     store = get_store()
     if store is None:
         return
-    try:
-        value = cookie_value(store, code)  # only letters, digits, dashes, a dot and hex
+    try:  # only letters, digits, dashes, underscores, a dot and hex go into the script
+        name, value = cookie_name(store), cookie_value(store, code)
     except StoreUnavailable:
         return
     ss[COOKIE_SET] = code
     st.html(
-        f"<script>document.cookie = '{COOKIE}={value}; path=/; max-age=31536000; "
-        f"SameSite=Lax' + (location.protocol === 'https:' ? '; Secure' : '');</script>",
+        "<script>(() => {"
+        f'const name = "{name}", value = "{value}";'
+        'const now = document.cookie.split("; ").find((c) => c.startsWith(name + "="));'
+        'const other = now ? now.slice(name.length + 1) : "";'
+        f"if ({'true' if unsaved else 'false'} && other && other !== value"
+        ' && !sessionStorage.getItem("lab-joined-tab")) {'
+        '  sessionStorage.setItem("lab-joined-tab", "1"); location.reload(); return; }'
+        'document.cookie = name + "=" + value + "; path=/; max-age=31536000; SameSite=Lax"'
+        '  + (location.protocol === "https:" ? "; Secure" : "");'
+        f'document.cookie = "{LEGACY_COOKIE}=; path=/; max-age=0";'
+        "})();</script>",
         unsafe_allow_javascript=True,
         width="content",
     )
@@ -746,7 +838,7 @@ def record_panel() -> None:
             st.button("Sign out", on_click=st.logout, key="lab_logout")
         else:
             code = who["code"]
-            _set_cookie(code)
+            _set_cookie(code, unsaved=who.get("id") is None)
             if who.get("id") is not None:
                 st.markdown(
                     "Your work is saved as you go, and this browser reopens it. To "

@@ -55,20 +55,28 @@ def run(pages: list) -> None:
     )
     page = st.navigation(pages, position="sidebar")
     freeze_imported_objects()  # app.py imported every page module before this
-    record = persistence.start_session()  # who the learner is (once per session, or a switch)
-    if record is not None:
-        for feature in RECORD_FEATURES:
-            feature.restore(record)
+    log = logging.getLogger(__name__)
+    try:
+        record = persistence.start_session()  # who the learner is (once, or after a switch)
+        if record is not None:
+            for feature in RECORD_FEATURES:
+                feature.restore(record)
+    except Exception:  # the lesson still runs on this session alone; the log has the details
+        log.exception("The learner's record could not be loaded")
     with st.sidebar:
         assessment_ui.progress_panel()
-        persistence.record_panel()
+        try:
+            persistence.record_panel()
+        except Exception:
+            log.exception("The saved-work panel could not be drawn")
+            st.warning("Your saved work cannot be shown just now.", icon="💾")
     persistence.link_choice()
     try:
         page.run()
     except ValidationError as err:  # a limit or a bad value the page did not catch itself
         st.error(f"{err}", icon="⚠️")
     except Exception:  # never a traceback for a learner; the server log keeps the details
-        logging.getLogger(__name__).exception("Unexpected error on the page %r", page.title)
+        log.exception("Unexpected error on the page %r", page.title)
         st.error(
             "Something went wrong while building this page. The details are in the "
             "server's log. Try again, or go back to the default model in the sidebar.",

@@ -62,11 +62,25 @@ def store() -> LearnerStore:
 
 
 class Browser:
-    """One browser: its cookie jar holds what the app's cookie script would have set."""
+    """One browser: its cookie jar holds what the app's cookie script would have set (the
+    signed code under this database's cookie name), and every new tab sends it."""
 
     def __init__(self, monkeypatch):
-        self.cookie: str | None = None
+        self.cookies: dict[str, str] = {}
         self._mp = monkeypatch
+
+    @property
+    def cookie(self) -> str | None:
+        """The app's cookie as this browser holds it."""
+        from ui import persistence
+
+        return self.cookies.get(persistence.cookie_name(store()))
+
+    @cookie.setter
+    def cookie(self, value: str) -> None:
+        from ui import persistence
+
+        self.cookies[persistence.cookie_name(store())] = value
 
     def open(self, slug: str, link: str | None = None) -> AppTest:
         """A new tab on page ``slug`` (with ``?learner=link``), sending this browser's cookie."""
@@ -77,6 +91,10 @@ class Browser:
             at.switch_page(f"pages/{slug}.py")
         return self.run(at)
 
+    def open_link(self, slug: str, code: str) -> AppTest:
+        """Open a resume link and choose to open its record (the app asks first)."""
+        return accept_link(self.open(slug, link=code), code, self)
+
     def click(self, at: AppTest, label: str) -> AppTest:
         next(b for b in at.button if b.label == label).click()
         return self.run(at)
@@ -84,9 +102,21 @@ class Browser:
     def run(self, at: AppTest) -> AppTest:
         from ui import persistence
 
-        self._mp.setattr(persistence, "_cookie_raw", lambda: self.cookie)
+        self._mp.setattr(persistence, "_cookie_raw", lambda name: self.cookies.get(name))
         at.run()
         set_code = at.session_state.get(persistence.COOKIE_SET)
         if set_code:
+            self.cookies.pop(persistence.LEGACY_COOKIE, None)
             self.cookie = persistence.cookie_value(store(), set_code)
         return at
+
+
+def accept_link(at: AppTest, code: str, browser: Browser | None = None) -> AppTest:
+    """Press "Open the work of ABCD-…" on the question a resume link raises."""
+    from core.store import normalise_code
+
+    label = f"Open the work of {normalise_code(code)[:4]}-…"
+    button = next((b for b in at.button if b.label == label), None)
+    assert button is not None, [b.label for b in at.button]
+    button.click()
+    return browser.run(at) if browser is not None else at.run()

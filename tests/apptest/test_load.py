@@ -23,6 +23,7 @@ def test_a_few_learners_at_once_never_mix_their_work(tmp_path, monkeypatch):
     out = bench.main(["--learners", "3", "--json", str(tmp_path / "load.json")])
     assert out["errors"] == 0, out["error_details"]
     assert out["crosstalk"] == 0, out["crosstalk_details"]
-    # Every learner made every interaction: 13 script runs each (home, name, four pages, three
-    # checkpoints, a reload, the assessment page, review, submit).
-    assert out["interactions"] == 3 * 13
+    # Every learner made every interaction: 14 script runs each (home, name, four pages, three
+    # checkpoints, a reload with the resume link and the click that opens its record, the
+    # assessment page, review, submit).
+    assert out["interactions"] == 3 * 14

@@ -13,6 +13,7 @@ from tests.apptest.conftest import (
     ROOT,
     TIMEOUT,
     Browser,
+    accept_link,
     apply_form,
     choose_random,
     open_page,
@@ -24,13 +25,19 @@ from ui import controls, persistence
 from ui.assessment_ui import FlowKeys
 
 
-def reopen(slug: str, code: str) -> AppTest:
-    """What a reload does: a new session of the same page with the code in the address."""
+def open_with_link(slug: str, code: str) -> AppTest:
+    """A new session (another device, or a restart) opened with a resume link."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.query_params["learner"] = code
     if slug != "home":
         at.switch_page(f"pages/{slug}.py")
     return at.run()
+
+
+def reopen(slug: str, code: str) -> AppTest:
+    """Another device (or a restart) continues with the resume link: the app asks, and the
+    learner opens the link's record."""
+    return accept_link(open_with_link(slug, code), code)
 
 
 def navigate(at: AppTest, slug: str) -> AppTest:
@@ -146,7 +153,7 @@ def test_accepted_model_settings_survive_a_reload(database):
 
 def test_a_bad_code_in_the_address_is_explained_and_a_new_record_started():
     before = len(store().all_learners())
-    at = reopen("home", "NOT-A-CODE")
+    at = open_with_link("home", "NOT-A-CODE")
     notes = " ".join(i.value for i in at.sidebar.info)
     assert "The resume code in the address was not used" in notes
     assert "ABCD-EFGH-JKMN" in notes

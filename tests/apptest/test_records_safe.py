@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 from core.assessment import MAX_ESSAY_CHARS, SUMMATIVE_ID, bank_path, load_bank
 from core.store import LearnerStore, new_resume_code
 from core.throttle import RESUME_PER_SESSION, RESUME_SERVER, Throttle
-from tests.apptest.conftest import ROOT, TIMEOUT, Browser, store
+from tests.apptest.conftest import ROOT, TIMEOUT, Browser, accept_link, store
 from tests.apptest.test_assessment_pages import answer_right, sidebar_text, submit
 from tests.apptest.test_persistence import code_of, navigate
 from tests.unit.test_assessment_banks import MODEL_ANSWERS
@@ -92,6 +92,8 @@ def test_two_tabs_opened_before_anything_is_saved_share_one_record(browser):
 def test_the_code_leaves_the_address_and_the_cookie_is_signed(browser):
     owner_id, code = store().new_learner()
     at = browser.open("home", link=code)
+    assert "learner" not in at.query_params  # gone at once, before anything is chosen
+    at = accept_link(at, code, browser)
     assert learner_id(at) == owner_id
     assert "learner" not in at.query_params
     assert browser.cookie.startswith(code + ".") and len(browser.cookie) > len(code) + 16
@@ -134,10 +136,42 @@ def test_choosing_the_links_record_switches_and_moves_the_cookie(browser):
     assert learner_id(own) != other_id
 
 
-def test_a_link_opens_at_once_in_a_browser_without_a_record(browser):
+def test_a_link_in_a_fresh_browser_asks_too_and_keeps_its_work_apart_until_chosen(browser):
+    """A stranger sends a learner with no record yet a link to the stranger's own record: the
+    learner's work must not land there unless the learner opens it knowingly."""
+    attacker_id, attacker_code = store().new_learner("Ada")
+    at = browser.open("architecture", link=attacker_code.lower().replace("-", " "))
+    assert learner_id(at) is None  # a record of its own (made with the first save)
+    ask = main_text(at)
+    assert f"This link opens the saved work of code {attacker_code[:4]}-…" in ask
+    assert "what you do here is kept as a new record of its own" in ask
+    at = draft(at)
+    mine = learner_id(at)
+    assert mine is not None and mine != attacker_id
+    assert store().load_state(attacker_id) == {}
+    assert store().attempts(attacker_id) == []
+    # Once it holds something, the browser's record is its own: the question names it.
+    at = browser.click(at, f"Keep working as {code_of(at)[:4]}-…")
+    assert "This link opens" not in main_text(at) and learner_id(at) == mine
+    assert learner_id(browser.open("home")) == mine
+
+
+def test_a_fresh_browser_can_decline_a_link(browser):
+    _, attacker_code = store().new_learner()
+    at = browser.open("home", link=attacker_code)
+    at = browser.click(at, "Start a new record instead")
+    assert "This link opens" not in main_text(at) and learner_id(at) is None
+    notes = " ".join(i.value for i in at.sidebar.info)
+    assert "The link was not used: you are working on a new record of your own." in notes
+
+
+def test_another_device_opens_its_link_with_one_click(browser):
     owner_id, code = store().new_learner()
-    at = browser.open("residual_stream", link=code.lower().replace("-", " "))
+    store().save_state(owner_id, {CP1.draft_state(first_item().id): first_item().correct})
+    at = browser.open_link("architecture", code)
     assert learner_id(at) == owner_id and "This link opens" not in main_text(at)
+    assert at.radio(key=CP1.item(0, first_item().id)).value == first_item().correct
+    assert learner_id(browser.open("home")) == owner_id
 
 
 def test_wrong_codes_add_no_rows(browser, monkeypatch):
@@ -156,21 +190,37 @@ def test_wrong_codes_add_no_rows(browser, monkeypatch):
     assert rows() == before
 
 
-def test_a_cookie_this_app_did_not_sign_is_checked_like_a_typed_code(monkeypatch):
+def test_cookies_this_app_did_not_sign(monkeypatch):
     """A signed cookie is trusted to hold a code this app gave out (even one with nothing saved
-    yet); any other cookie (made up, or from before cookies were signed) is a guess: a right
-    code still opens its record, a wrong one counts against the throttles and opens nothing."""
+    yet). A cookie with a signature that does not match (made up, or signed by a database that
+    has since been replaced: a whole class comes back after a reboot) is ignored without
+    counting as a guess. A bare code under the old cookie name (from before cookies were
+    signed) is checked like a typed code: right, it opens and is signed anew; wrong, it counts
+    against the throttles."""
     owner_id, code = store().new_learner()
-    old = Browser(monkeypatch)
-    old.cookie = f"{code}.{'0' * 32}"  # the right code, a made-up signature
-    assert learner_id(old.open("home")) == owner_id
-    assert old.cookie.startswith(code + ".") and old.cookie != f"{code}.{'0' * 32}"  # re-signed
-    forged = Browser(monkeypatch)
-    forged.cookie = f"{new_resume_code()}.{'0' * 32}"
     before = persistence.SERVER_RESUME.failures()
-    at = forged.open("home")
-    assert learner_id(at) is None
+    for value in (f"{code}.{'0' * 32}", f"{new_resume_code()}.{'0' * 32}", "x" * 5000):
+        forged = Browser(monkeypatch)
+        forged.cookie = value
+        assert learner_id(forged.open("home")) is None
+    assert persistence.SERVER_RESUME.failures() == before  # not counted: nothing was checked
+    old = Browser(monkeypatch)
+    old.cookies[persistence.LEGACY_COOKIE] = code
+    assert learner_id(old.open("home")) == owner_id
+    assert old.cookie.startswith(code + ".") and persistence.LEGACY_COOKIE not in old.cookies
+    wrong = Browser(monkeypatch)
+    wrong.cookies[persistence.LEGACY_COOKIE] = new_resume_code()
+    assert learner_id(wrong.open("home")) is None
     assert persistence.SERVER_RESUME.failures() == before + 1
+
+
+def test_two_copies_of_the_lab_with_their_own_databases_use_different_cookies(tmp_path):
+    from core.store import default_url, shared_store
+
+    here = persistence.cookie_name(store())
+    other = persistence.cookie_name(shared_store(default_url(tmp_path / "another-lab")))
+    assert here != other and here.startswith("lab_learner_") and other.startswith("lab_learner_")
+    assert persistence.cookie_name(store()) == here  # the same database, the same name
 
 
 def test_typed_codes_are_throttled_per_session_and_the_form_says_when(browser, monkeypatch):
@@ -210,7 +260,7 @@ def test_wrong_links_from_many_sessions_throttle_the_whole_server(monkeypatch):
     assert "The resume code in the address was not checked: Too many resume codes" in notes
     assert learner_id(at) is None and "learner" not in at.query_params
     clock["t"] += RESUME_SERVER.base_wait_s * 2
-    assert learner_id(Browser(monkeypatch).open("home", link=right)) == owner_id
+    assert learner_id(Browser(monkeypatch).open_link("home", right)) == owner_id
 
 
 # -- nothing lost, nothing twice ------------------------------------------------------------------------
@@ -332,3 +382,79 @@ def test_the_longest_essay_in_a_non_latin_script_is_saved_and_submitted(browser)
     attempts = store().attempts(me, "checkpoint_1")
     assert len(attempts) == 1 and attempts[0].answers[essay.id] == text
     assert "Checkpoint 1 (Architecture)" in sidebar_text(at)
+
+
+def test_the_same_submission_twice_is_stored_once_and_a_changed_one_again(browser):
+    """A double click on Submit sends the same answers twice: one attempt. Answers changed
+    and submitted again (a checkpoint keeps its Submit button): a second attempt."""
+    bank = load_bank(bank_path("checkpoint_1"))
+    at = browser.open("architecture")
+    answer_right(at, bank, CP1.prefix(0))
+    at = submit(at, "Submit answers")
+    at = submit(at, "Submit answers")
+    me = learner_id(at)
+    assert len(store().attempts(me, "checkpoint_1")) == 1
+    item = first_item()
+    wrong = next(o.text for o in item.options if o.text != item.correct)
+    at.radio(key=CP1.item(0, item.id)).set_value(wrong)
+    at = submit(at, "Submit answers")
+    assert len(store().attempts(me, "checkpoint_1")) == 2
+
+
+def test_a_name_saved_while_the_database_is_read_only_is_saved_afterwards(browser):
+    at = draft(browser.open("architecture"))
+    me = learner_id(at)
+    with database_fault(store(), "read-only") as fault:
+        at.text_input(key=persistence.NAME_INPUT).set_value("Grace Hopper")
+        at = submit(at, "Save name")
+        notes = " ".join(i.value for i in at.sidebar.info)
+        assert "Your name is not saved yet; it will be as soon as the database is back" in notes
+        fault["on"] = False
+        at = navigate(at, "home")
+    assert store().learner(me).display_name == "Grace Hopper"
+
+
+def test_opening_another_record_waits_while_this_one_cannot_be_saved(browser):
+    """Switching would drop what this session could not save yet: it is refused, said in the
+    question's box, and works once the database is back; nothing is lost."""
+    at = draft(browser.open("architecture"))
+    me = learner_id(at)
+    other_id, other_code = store().new_learner()
+    at = browser.open("architecture", link=other_code)
+    essay = next(i for i in load_bank(bank_path("checkpoint_1")).items if i.type == "essay")
+    with database_fault(store(), "read-only") as fault:
+        at.text_area(key=CP1.item(0, essay.id)).set_value("typed while read-only").run()
+        at = browser.click(at, f"Open the work of {other_code[:4]}-…")
+        assert learner_id(at) == me
+        assert any("The other record is not opened yet" in w.value for w in at.main.warning)
+        fault["on"] = False
+    at = browser.click(at, f"Open the work of {other_code[:4]}-…")
+    assert learner_id(at) == other_id
+    assert store().load_state(me)[CP1.draft_state(essay.id)] == "typed while read-only"
+
+
+def test_a_link_opened_while_the_database_is_down_is_kept_until_it_is_back(monkeypatch):
+    owner_id, code = store().new_learner()
+    good = persistence.database_url()
+    monkeypatch.setenv(
+        "LAB_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2"
+    )
+    tab = Browser(monkeypatch)
+    at = tab.open("home", link=code)
+    assert "learner" not in at.query_params  # out of the address at once
+    assert "could not be saved" in " ".join(w.value for w in at.sidebar.warning)
+    monkeypatch.setenv("LAB_DATABASE_URL", good)  # the database is back
+    at = tab.run(at)
+    assert f"This link opens the saved work of code {code[:4]}-…" in main_text(at)
+    at = accept_link(at, code, tab)
+    assert learner_id(at) == owner_id
+
+
+def test_a_read_only_database_still_opens_a_learners_saved_work(browser):
+    item = first_item()
+    at = draft(browser.open("architecture"))
+    me = learner_id(at)
+    with database_fault(store(), "read-only"):
+        again = browser.open("architecture")  # a reload
+        assert learner_id(again) == me
+        assert again.radio(key=CP1.item(0, item.id)).value == item.correct

@@ -311,3 +311,39 @@ def test_a_resume_link_to_another_record_asks_first(browser, app_url, lab_data_d
         assert not page_problems(pg)
     finally:
         context.close()
+
+
+@pytest.mark.timeout(600)
+def test_two_tabs_opened_at_once_on_a_first_visit_end_on_one_record(browser, app_url):
+    """Both tabs start before either has a cookie, so each is given a code. The second to set
+    its cookie finds the first one's and reloads once to join that record: the browser ends
+    with one record, and work typed in either tab is found by a reload of the other."""
+    import time
+
+    n_essay, essay, _ = _checkpoint_1()
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(120_000)
+    try:
+        first, second = context.new_page(), context.new_page()
+        first.goto(app_url + "architecture", wait_until="commit")
+        second.goto(app_url + "architecture", wait_until="commit")
+        deadline = time.monotonic() + 90
+        while True:
+            codes = {code_in_sidebar(first), code_in_sidebar(second)}
+            if len(codes) == 1 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert len(codes) == 1, codes
+        (code,) = codes
+        essay_box(second, n_essay, essay.min_words).fill("typed in the second tab")
+        second.get_by_role("button", name="Submit answers").focus()
+        first.reload()
+        wait_for_app_idle(first)
+        assert code_in_sidebar(first) == code
+        from playwright.sync_api import expect
+
+        expect(essay_box(first, n_essay, essay.min_words)).to_have_value(
+            "typed in the second tab", timeout=VALUE_TIMEOUT_MS
+        )
+    finally:
+        context.close()

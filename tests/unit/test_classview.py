@@ -147,6 +147,8 @@ def test_an_empty_class_gives_empty_tables(tmp_path):
         "-2+3+cmd|' /C calc'!A0",
         "\t=1+1",
         "\r=1+1",
+        "a;=2+5;b",
+        "Bob\t-1+cmd",
     ],
 )
 def test_a_name_that_a_spreadsheet_would_run_is_exported_as_text(tmp_path, name):
@@ -157,18 +159,37 @@ def test_a_name_that_a_spreadsheet_would_run_is_exported_as_text(tmp_path, name)
     with store.engine.begin() as conn:  # stored as given (a name from before names were cleaned)
         conn.execute(sa.text("UPDATE learners SET display_name = :n"), {"n": name})
     store.record_attempt(learner, "small", RIGHT, grade(bank, RIGHT).to_dict())
-    rows = list(csv.reader(io.StringIO(export_csv(ClassData.load(store, {"small": bank})))))
+    text = export_csv(ClassData.load(store, {"small": bank}))
+    rows = list(csv.reader(io.StringIO(text)))
     header, row = rows[0], rows[1]
     cell = row[header.index("learner")]
-    assert cell.startswith("'") and not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+    if name.lstrip("\t\r").startswith(("=", "+", "-", "@")):
+        assert cell.startswith("'")
     for value in row:  # no cell of the row starts like a formula
         assert not value.startswith(("=", "+", "@", "\t", "\r")), value
         assert not value.startswith("-") or value[1:].replace(".", "").isdigit(), value
+    # Nor where a spreadsheet splits on semicolons (many European locales) or tabs.
+    for separator in (";", "\t"):
+        for line in csv.reader(io.StringIO(text), delimiter=separator):
+            for value in line:
+                assert not value.lstrip('"').startswith(("=", "+", "@")), (separator, value)
 
 
 @pytest.mark.parametrize(
     "value, safe",
-    [("=1", "'=1"), ("Ada", "Ada"), ("-", "'-"), (-2.5, -2.5), (3, 3), ("", ""), (None, None)],
+    [
+        ("=1", "'=1"),
+        ("Ada", "Ada"),
+        ("-", "'-"),
+        ("a;=2+5;b", "a;'=2+5;b"),
+        ("x,@SUM(1)", "x,'@SUM(1)"),
+        ("Mary-Jane", "Mary-Jane"),
+        (-2.5, -2.5),
+        (3, 3),
+        ("", ""),
+        (None, None),
+    ],
 )
 def test_only_text_cells_that_start_like_a_formula_change(value, safe):
     assert csv_safe(value) == safe

@@ -6,7 +6,9 @@ import pytest
 
 from core.throttle import (
     PASSWORD_PER_SESSION,
+    PASSWORD_SERVER,
     RESUME_PER_SESSION,
+    RESUME_SERVER,
     Throttle,
     ThrottleRule,
     describe_wait,
@@ -82,3 +84,19 @@ def test_the_password_rule_locks_a_session_after_ten_failures():
 )
 def test_waits_are_said_in_words_rounded_up(seconds, words):
     assert describe_wait(seconds) == words
+
+
+@pytest.mark.parametrize(
+    "rule, within_s",
+    [(RESUME_SERVER, 600), (PASSWORD_SERVER, 600), (PASSWORD_PER_SESSION, 600)],
+)
+def test_each_documented_lockout_is_reached_by_a_patient_guesser(rule, within_s):
+    """A guesser who tries again exactly when allowed makes ``lockout_after`` failures within
+    the documented time, and is then shut out for ``lockout_s`` (the README's promises)."""
+    t = Throttle(rule)
+    now = 0.0
+    for _ in range(rule.lockout_after):
+        now += t.wait_s(now=now)
+        t.failed(now=now)
+    assert now <= within_s
+    assert t.wait_s(now=now) == pytest.approx(rule.lockout_s)
