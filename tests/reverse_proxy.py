@@ -232,6 +232,17 @@ class ReverseProxy:
             websocket = _is_websocket_upgrade(headers)
 
             if not websocket and _header(headers, "transfer-encoding") is not None:
+                # Read the chunked body to its end first: answering while the client is still
+                # sending makes its next write fail (a broken pipe) instead of reading the 501.
+                try:
+                    await asyncio.wait_for(client_r.readuntil(b"0\r\n\r\n"), timeout=5)
+                except (
+                    TimeoutError,
+                    asyncio.IncompleteReadError,
+                    asyncio.LimitOverrunError,
+                    ConnectionError,
+                ):
+                    pass
                 await self._refuse(client_w, "501 Not Implemented")
                 self.requests.append(Relayed(method, target, False, "", ()))
                 return
