@@ -23,23 +23,15 @@ traffic to any address but loopback (203.0.113.9 only ever appears inside a head
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
-import sys
-import time
-
 import pytest
 
 from tests.reverse_proxy import DOCUMENTATION_ADDRESS, ReverseProxy
 
 from .conftest import (
     OUTPUT_DIR,
-    REPO_ROOT,
     SKIP_BROWSER,
     SKIP_REASON,
-    _free_port,
-    _health_ok,
+    running_app,
     wait_for_app_idle,
 )
 
@@ -51,48 +43,9 @@ LOG = OUTPUT_DIR / "streamlit-production-server.log"
 
 @pytest.fixture(scope="module")
 def server_port():
-    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-    ]
-    with open(LOG, "w") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while not _health_ok(f"http://127.0.0.1:{port}/_stcore/health"):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not start; see {LOG}", pytrace=False)
-                time.sleep(0.5)
-            yield port
-        finally:
-            proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=15)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=15)
+    """The app on loopback with the hub switched off (folders are the point here)."""
+    with running_app(LOG, env={"HF_HUB_OFFLINE": "1"}) as base:
+        yield int(base.rstrip("/").rsplit(":", 1)[1])
 
 
 def _open(browser, url: str, *, width: int = 1400):
