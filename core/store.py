@@ -358,12 +358,10 @@ class LearnerStore:
             conn.execute(sa.text("SELECT 1"))
 
     # -- learners ---------------------------------------------------------------------------
-    def new_learner(
-        self, display_name: str | None = None, code: str | None = None
-    ) -> tuple[int, str]:
-        """A new learner with a fresh resume code (or ``code``, made earlier by
-        :func:`new_resume_code`): (id, code). Only the code's hash is stored."""
-        code = normalise_code(code) if code else new_resume_code()
+    def new_learner(self, display_name: str | None = None) -> tuple[int, str]:
+        """A new learner with a fresh resume code: (id, code). Only the code's hash is stored
+        (the app makes its learners with :meth:`learner_with_code`, at their first save)."""
+        code = new_resume_code()
         t = now()
         with self._tx() as conn:
             learner_id = conn.execute(

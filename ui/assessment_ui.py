@@ -37,6 +37,7 @@ from core.assessment import (
 )
 from core.assessment.structure import same_as_template
 from core.lesson import LESSON
+from core.locality import is_local_peer
 from core.validators import ValidationError
 from ui import charts, persistence
 from ui.layout import chart_with_table
@@ -207,12 +208,14 @@ def _setting() -> Any:
 
 
 def execution_policy() -> ExecutionPolicy:
-    """Whether learner code runs for this request (localhost by default; hosted: instructor)."""
+    """Whether learner code runs for this request: for a browser on this machine by default
+    (the TCP peer, never a header: ``core.locality``), on a hosted copy when the instructor
+    says so."""
     try:
-        host = st.context.headers.get("host")
-    except Exception:  # noqa: BLE001 - no request context (e.g. a test harness)
-        host = None
-    return code_execution(host, _setting())
+        local = is_local_peer(st.context.ip_address, st.context.headers.to_dict())
+    except Exception:  # noqa: BLE001 - no request context (e.g. a test harness): not local
+        local = False
+    return code_execution(local, _setting())
 
 
 # -- answering ------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from core.locality import FORWARDING_HEADERS, is_local_peer
 from core.production import (
     BUNDLED,
     analyze_text,
@@ -25,15 +26,6 @@ from core.production import (
 MAX_TEXT_TOKENS = 48
 #: Setting this to 1 (true, yes, on) turns local folders off even for a learner on this machine.
 DISABLE_LOCAL_ENV = "LAB_DISABLE_LOCAL_MODELS"
-#: Headers a reverse proxy adds: their presence means the TCP peer is a proxy, not the learner.
-FORWARDING_HEADERS = (
-    "x-forwarded-for",
-    "forwarded",
-    "x-real-ip",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "via",
-)
 _TRUE = {"1", "true", "yes", "on"}
 
 HUB, FOLDER = "hub", "folder"
@@ -92,12 +84,7 @@ def local_access_allowed(
     """
     if str(environ.get(DISABLE_LOCAL_ENV, "")).strip().lower() in _TRUE:
         return False
-    if not headers:
-        return False
-    if ip_address is not None:
-        return False
-    names = {str(k).lower() for k in headers}
-    return not any(h in names for h in FORWARDING_HEADERS)
+    return is_local_peer(ip_address, headers)
 
 
 def local_folders_allowed() -> bool:

@@ -1,10 +1,10 @@
 """Whether learner code may be run on this deployment (pure logic; the page supplies the inputs).
 
-Running learner code is on by default only when the app is served to the learner's own machine
-(the browser reached it as ``localhost``), and on a hosted copy only when the instructor turns
-it on: ``LAB_RUN_CODE=on`` in the environment or ``run_code = true`` in ``secrets.toml``. The
-same setting set to ``off`` switches it off everywhere. ``auto`` (the default) is the localhost
-rule.
+Running learner code is on by default only when the learner's browser is on the machine that
+serves the app (decided from the connection by ``core.locality.is_local_peer``, never from a
+header such as ``Host``), and on a hosted copy only when the instructor turns it on:
+``LAB_RUN_CODE=on`` in the environment or ``run_code = true`` in ``secrets.toml``. The same
+setting set to ``off`` switches it off everywhere. ``auto`` (the default) is the local rule.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 SETTING_VALUES = {
     "on": True,
     "true": True,
@@ -34,19 +33,9 @@ class ExecutionPolicy:
     problem: str | None = None  # a setting that was not understood (shown to the instructor)
 
 
-def host_name(host_header: str | None) -> str | None:
-    """``"localhost:8501"`` → ``"localhost"``; ``"[::1]:8501"`` → ``"[::1]"``; None stays None."""
-    if not host_header:
-        return None
-    host = host_header.strip().lower()
-    if host.startswith("["):
-        return host[: host.find("]") + 1] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
-def code_execution(host_header: str | None, setting: Any = None) -> ExecutionPolicy:
-    """The policy for a request whose ``Host`` header is ``host_header``, given the instructor's
-    ``setting`` (``on`` / ``off`` / ``auto``, a bool, or None when unset)."""
+def code_execution(local: bool, setting: Any = None) -> ExecutionPolicy:
+    """The policy for a request from a browser on this machine (``local``) or not, given the
+    instructor's ``setting`` (``on`` / ``off`` / ``auto``, a bool, or None when unset)."""
     problem = None
     if isinstance(setting, bool):
         forced: bool | None = setting
@@ -72,11 +61,11 @@ def code_execution(host_header: str | None, setting: Any = None) -> ExecutionPol
             "their structure.",
             problem,
         )
-    if host_name(host_header) in LOCAL_HOSTS:
+    if local:
         return ExecutionPolicy(
             True,
-            "Code is run: the app is served to your own machine "
-            "(localhost), in a separate process with limits.",
+            "Code is run: your browser is on the machine that serves the app, so your "
+            "code runs there, in a separate process with limits.",
             problem,
         )
     return ExecutionPolicy(
